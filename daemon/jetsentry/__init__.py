@@ -1,0 +1,3 @@
+"""jetsentry: edge video analytics. capture -> batch -> infer -> track -> publish."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from jetsentry.cli import main
+
+raise SystemExit(main())

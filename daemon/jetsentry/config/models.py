@@ -1,0 +1,196 @@
+"""Configuration models.  Every field has a description; unknown keys are errors."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
+
+from jetsentry.config.secrets import resolve_secret
+from jetsentry.config.source_uri import SourceUriError, parse_source_uri
+
+Secret = Annotated[SecretStr | None, BeforeValidator(resolve_secret)]
+_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+def _check_mqtt_id(value: str, what: str) -> str:
+    # Ids become MQTT topic levels: no '/', '+', '#' or blanks.
+    if not _ID_PATTERN.match(value):
+        raise ValueError(
+            f"{what} {value!r} must be 1-64 characters of letters, digits, '_', '-', '.', "
+            "starting with a letter or digit"
+        )
+    return value
+
+
+class RtspConfig(StrictModel):
+    transport: Literal["tcp", "udp"] = Field("tcp", description="RTP transport; TCP survives lossy links and NAT.")
+    latency_ms: int = Field(200, ge=0, le=10_000, description="rtspsrc jitter-buffer latency in milliseconds.")
+    username: str | None = Field(None, description="RTSP user (overrides one in the URI).")
+    password: Secret = Field(None, description="RTSP password: a string, {file: PATH} or {credential: NAME}.")
+
+
+class CameraConfig(StrictModel):
+    id: str = Field(description="Camera id; becomes an MQTT topic level.")
+    source: str = Field(
+        description="file:///path.mp4 (or a plain path), rtsp://host/path, v4l2:///dev/video0, csi://0, test://smpte"
+    )
+    enabled: bool = Field(True, description="Disabled cameras are not opened.")
+    fps_cap: float | None = Field(
+        None, gt=0, le=240, description="At most this many frames per second are handed to inference."
+    )
+    on_eos: Literal["stop", "loop"] = Field("loop", description="Video files: stop or loop at end of stream.")
+    decoder: str | None = Field(None, description="Override capture.decoder for this camera.")
+    rtsp: RtspConfig = Field(default_factory=RtspConfig, description="RTSP options (rtsp:// sources only).")
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        return _check_mqtt_id(value, "camera id")
+
+    @field_validator("source")
+    @classmethod
+    def _source(cls, value: str) -> str:
+        try:
+            parse_source_uri(value)
+        except SourceUriError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+
+class CaptureConfig(StrictModel):
+    decoder: str = Field(
+        "auto",
+        description="auto (probe: nvv4l2decoder, then nvh264dec/nvh265dec, then avdec_*), "
+        "or one of nvv4l2, nvcodec, cpu, or an explicit GStreamer element name.",
+    )
+    backoff_base_s: float = Field(0.5, gt=0, le=60, description="First reconnect delay ceiling (full jitter).")
+    backoff_cap_s: float = Field(30.0, gt=0, le=3600, description="Largest reconnect delay ceiling.")
+    stall_timeout_s: float = Field(5.0, gt=0, le=600, description="No frame for this long -> RECOVERING.")
+    connect_timeout_s: float = Field(10.0, gt=0, le=600, description="CONNECTING longer than this -> RECOVERING.")
+    max_buffers: int = Field(2, ge=1, le=64, description="appsink max-buffers (newest frames kept by GStreamer).")
+
+    @model_validator(mode="after")
+    def _backoff_order(self) -> "CaptureConfig":
+        if self.backoff_cap_s < self.backoff_base_s:
+            raise ValueError("backoff_cap_s must be >= backoff_base_s")
+        return self
+
+
+class ModelConfig(StrictModel):
+    path: Path = Field(description="YOLOv8/YOLO11 detection ONNX (output [B, 4+C, N]).")
+    input_size: int = Field(
+        640, ge=32, le=4096, description="Longest input side for models with dynamic height/width (multiple of stride)."
+    )
+    confidence: float = Field(0.25, ge=0, le=1, description="Minimum class score kept.")
+    iou: float = Field(0.7, gt=0, le=1, description="NMS IoU threshold (class-aware).")
+    max_detections: int = Field(300, ge=1, le=10_000, description="Detections kept per frame after NMS.")
+    classes: list[int | str] = Field(
+        default_factory=list, description="Keep only these classes (ids or names); empty keeps all."
+    )
+    backend: Literal["onnxruntime-cpu", "onnxruntime-cuda", "onnxruntime-tensorrt"] = Field(
+        "onnxruntime-cpu", description="Inference backend."
+    )
+    threads: int = Field(0, ge=0, le=256, description="Intra-op threads for the CPU backend; 0 = one per core.")
+
+    @field_validator("path")
+    @classmethod
+    def _exists(cls, value: Path) -> Path:
+        if not value.is_file():
+            raise ValueError(f"model file not found: {value}")
+        return value
+
+
+class BatchingConfig(StrictModel):
+    max_batch: int = Field(4, ge=1, le=64, description="Frames per inference batch, across cameras.")
+    max_wait_ms: float = Field(10.0, ge=0, le=1000, description="Longest wait to fill a batch once one frame is ready.")
+
+
+class TrackerConfig(StrictModel):
+    enabled: bool = Field(True, description="Run ByteTrack per camera.")
+    high_threshold: float = Field(
+        0.25, ge=0, le=1, description="First-stage association score; raise to trust fewer detections."
+    )
+    low_threshold: float = Field(
+        0.1, ge=0, le=1, description="Detections between low and high only extend existing tracks (stage two)."
+    )
+    new_track_threshold: float = Field(
+        0.25, ge=0, le=1, description="Score needed to start a new track; raise to cut spurious tracks."
+    )
+    match_threshold: float = Field(
+        0.8, gt=0, le=1, description="Largest 1-IoU cost accepted in stage one; lower is stricter."
+    )
+    track_buffer: int = Field(
+        30, ge=1, le=10_000, description="Frames a lost track is kept (scaled by fps/30) before removal."
+    )
+
+    @model_validator(mode="after")
+    def _order(self) -> "TrackerConfig":
+        if self.low_threshold > self.high_threshold:
+            raise ValueError("low_threshold must be <= high_threshold")
+        return self
+
+
+class MqttConfig(StrictModel):
+    host: str = Field("localhost", min_length=1, description="Broker host name or address.")
+    port: int = Field(1883, ge=1, le=65535, description="Broker port.")
+    client_id: str | None = Field(None, description="MQTT client id; defaults to jetsentry-<device_id>.")
+    topic_prefix: str = Field("jetsentry", min_length=1, description="First topic level.")
+    username: str | None = Field(None, description="Broker user.")
+    password: Secret = Field(None, description="Broker password: a string, {file: PATH} or {credential: NAME}.")
+    keepalive_s: int = Field(30, ge=5, le=3600, description="MQTT keepalive.")
+    qos: Literal[0, 1] = Field(1, description="QoS for detection messages.")
+    queue_max: int = Field(10_000, ge=1, le=10_000_000, description="Messages held in memory while offline.")
+    reconnect_min_s: float = Field(0.5, gt=0, le=60, description="First reconnect delay ceiling.")
+    reconnect_max_s: float = Field(30.0, gt=0, le=3600, description="Largest reconnect delay ceiling.")
+
+    @field_validator("topic_prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        if any(c in value for c in "+#") or value.startswith("/") or value.endswith("/"):
+            raise ValueError("topic_prefix must not contain '+' or '#' nor start or end with '/'")
+        return value
+
+
+class LoggingConfig(StrictModel):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
+    format: Literal["text", "json"] = Field("text", description="text for people, json for log shippers.")
+
+
+class AppConfig(StrictModel):
+    device_id: str = Field(description="This appliance's id; becomes an MQTT topic level.")
+    cameras: list[CameraConfig] = Field(min_length=1, description="Cameras to read.")
+    capture: CaptureConfig = Field(default_factory=CaptureConfig, description="Capture options for all cameras.")
+    model: ModelConfig = Field(description="Detector model.")
+    batching: BatchingConfig = Field(default_factory=BatchingConfig, description="Cross-camera batching.")
+    tracker: TrackerConfig = Field(default_factory=TrackerConfig, description="ByteTrack parameters.")
+    mqtt: MqttConfig = Field(default_factory=MqttConfig, description="Broker connection.")
+    logging: LoggingConfig = Field(default_factory=LoggingConfig, description="Logging.")
+
+    @field_validator("device_id")
+    @classmethod
+    def _device_id(cls, value: str) -> str:
+        return _check_mqtt_id(value, "device_id")
+
+    @model_validator(mode="after")
+    def _unique_cameras(self) -> "AppConfig":
+        seen: set[str] = set()
+        for cam in self.cameras:
+            if cam.id in seen:
+                raise ValueError(f"camera id {cam.id!r} is used twice")
+            seen.add(cam.id)
+        return self
