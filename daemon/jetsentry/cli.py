@@ -1,0 +1,109 @@
+"""The `jetsentry` command: run, analyze, check-config, synth, eval, version.
+
+Each subcommand imports its module lazily so `jetsentry version` or
+`check-config` work without GStreamer or ONNX Runtime being importable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from jetsentry import __version__
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2  # bad configuration or arguments
+
+
+def _cmd_version(args: argparse.Namespace) -> int:
+    print(f"jetsentry {__version__}")
+    return EXIT_OK
+
+
+def _cmd_check_config(args: argparse.Namespace) -> int:
+    from jetsentry.config import ConfigError, load_config
+
+    try:
+        cfg = load_config(args.file)
+    except ConfigError as exc:
+        print(f"{exc.source}: {len(exc.problems)} error(s)", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    enabled = sum(1 for cam in cfg.cameras if cam.enabled)
+    print(f"{args.file}: OK ({len(cfg.cameras)} camera(s), {enabled} enabled, model {cfg.model.path})")
+    return EXIT_OK
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from jetsentry.service import run_service
+
+    return run_service(args.config)
+
+
+def _cmd_analyze(args: argparse.Namespace) -> int:
+    from jetsentry.analyze import analyze_main
+
+    return analyze_main(args)
+
+
+def _cmd_synth(argv: list[str]) -> int:
+    from jetsentry.synth.cli import main as synth_main
+
+    return synth_main(argv)
+
+
+def _cmd_eval(argv: list[str]) -> int:
+    from jetsentry.evaluate.cli import main as eval_main
+
+    return eval_main(argv)
+
+
+# Subcommands that own their argument parsing.
+_DELEGATED = {"synth": _cmd_synth, "eval": _cmd_eval}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="jetsentry", description="Edge video analytics daemon.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("run", help="run the daemon")
+    p.add_argument("--config", type=Path, required=True, help="YAML configuration file")
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("analyze", help="run every frame of a video file through the pipeline")
+    p.add_argument("video", help="video file (mp4, mkv, raw .h264/.h265)")
+    p.add_argument("--model", type=Path, required=True, help="YOLOv8/YOLO11 detection ONNX")
+    p.add_argument("--out", type=Path, help="write one JSON message per frame to this .jsonl file")
+    p.add_argument("--no-track", action="store_true", help="skip ByteTrack")
+    p.add_argument("--config", type=Path, help="take model/tracker settings from this config")
+    p.add_argument("--batch", type=int, default=1, help="frames per inference batch (default 1)")
+    p.add_argument("--input-size", type=int, help="longest input side for dynamic-shape models")
+    p.add_argument("--conf", type=float, help="confidence threshold")
+    p.add_argument("--iou", type=float, help="NMS IoU threshold")
+    p.add_argument("--backend", help="onnxruntime-cpu (default), onnxruntime-cuda, onnxruntime-tensorrt")
+    p.add_argument("--decoder", default="auto", help="GStreamer decoder: auto, cpu, nvcodec, nvv4l2 or an element")
+    p.add_argument("--camera-id", default="file", help="camera_id written in the messages")
+    p.set_defaults(func=_cmd_analyze)
+
+    p = sub.add_parser("check-config", help="validate a configuration file; exit 2 on errors")
+    p.add_argument("file", type=Path)
+    p.set_defaults(func=_cmd_check_config)
+
+    sub.add_parser("synth", help="generate synthetic scenes with ground truth (see synth --help)", add_help=False)
+    sub.add_parser("eval", help="evaluate detection and tracking on scenes (see eval --help)", add_help=False)
+
+    p = sub.add_parser("version", help="print the version")
+    p.set_defaults(func=_cmd_version)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in _DELEGATED:
+        return _DELEGATED[argv[0]](argv[1:])
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return args.func(args)
