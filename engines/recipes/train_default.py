@@ -40,7 +40,7 @@ def stage_data(recipe: dict, work: Path, jobs: int) -> Path:
         "--scenes", str(data["scenes"]), "--frames", str(data["frames"]),
         "--width", str(data["width"]), "--height", str(data["height"]),
         "--dataset", str(dataset), "--every", str(data["every"]),
-        "--val-scenes", str(data["val_scenes"]),
+        "--val-fraction", str(data["val_fraction"]),
         "--no-video", "--jobs", str(jobs),
     ]
     print(" ".join(cmd), flush=True)
