@@ -23,6 +23,9 @@ def test_crossing_and_occlusion_counts():
     assert np.isclose(s["crossing_tracks_fraction"], 2 / 3)
     assert np.isclose(s["occluded_tracks_fraction"], 1 / 3)
     assert np.isclose(s["mean_objects_in_view"], 3.0)
+    consider = (np.array(vis) > 0.6).astype(int)
+    s2 = scene_statistics(np.array(frame), np.array(tid), np.array(boxes), np.array(vis), consider=consider)
+    assert np.isclose(s2["mean_objects_in_view"], 2.9)
     total = combine_statistics([s, s])
     assert total["crossing_events"] == 4 and total["frames"] == 20
     assert np.isclose(total["mean_objects_in_view"], 3.0)

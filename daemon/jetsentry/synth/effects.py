@@ -51,25 +51,43 @@ def shake_offsets(rng: np.random.Generator, frames: int, sigma: float, limit: in
     return np.clip(np.round(out), -limit, limit).astype(np.int64)
 
 
-def lighting_gain(params: EffectParams, frame_index: int, height: int, width: int) -> np.ndarray:
-    """(H, W, 3) float32 multiplicative gain for frame `frame_index`."""
+def lighting_gain(params: EffectParams, frame_index: int, height: int,
+                  width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Multiplicative gain of frame `frame_index`: spatial (H, W) float32 and per-channel (3,)."""
     g = 1.0 + params.gain_amp * np.sin(2 * np.pi * frame_index / params.gain_period + params.gain_phase)
     ang = params.gain_phase + params.gradient_speed * frame_index
-    xs = np.linspace(-1, 1, width, dtype=np.float32)
-    ys = np.linspace(-1, 1, height, dtype=np.float32)
-    ramp = (np.float32(np.cos(ang)) * xs[None, :] + np.float32(np.sin(ang)) * ys[:, None])
-    spatial = 1.0 + np.float32(params.gradient_amp) * ramp
-    chan = np.asarray(params.gain_base, np.float32) * np.float32(g)
-    return spatial[:, :, None] * chan[None, None, :]
+    xs = np.linspace(-1, 1, width, dtype=np.float32) * np.float32(params.gradient_amp * np.cos(ang))
+    ys = np.linspace(-1, 1, height, dtype=np.float32) * np.float32(params.gradient_amp * np.sin(ang))
+    spatial = (1.0 + xs[None, :]) + ys[:, None]
+    return spatial, np.asarray(params.gain_base, np.float32) * np.float32(g)
 
 
-def apply_camera(frame: np.ndarray, gain: np.ndarray, noise_sigma: float,
-                 rng: np.random.Generator) -> np.ndarray:
-    """Lighting gain and sensor noise on a float32 frame, returned as uint8."""
-    out = frame * gain
-    if noise_sigma > 0:
-        out += rng.standard_normal(out.shape, dtype=np.float32) * np.float32(noise_sigma)
-    return np.clip(out, 0, 255).astype(np.uint8)
+class SensorNoise:
+    """Gaussian sensor noise; one bank per scene, a randomly shifted window of it per frame
+    (drawing 0.7 M normals per frame would dominate the render time)."""
+
+    MAX_SHIFT = 48
+
+    def __init__(self, rng: np.random.Generator, height: int, width: int, sigma: float) -> None:
+        self.height, self.width = height, width
+        m = self.MAX_SHIFT
+        self.bank = rng.standard_normal((height + m, width + m, 3), dtype=np.float32) * np.float32(sigma)
+
+    def sample(self, rng: np.random.Generator) -> np.ndarray:
+        dy, dx = (int(v) for v in rng.integers(0, self.MAX_SHIFT + 1, 2))
+        window = self.bank[dy:dy + self.height, dx:dx + self.width]
+        return -window if rng.random() < 0.5 else window
+
+
+def apply_camera(frame: np.ndarray, spatial_gain: np.ndarray, channel_gain: np.ndarray,
+                 noise: np.ndarray | None) -> np.ndarray:
+    """Lighting gain and sensor noise, in place on a float32 (H, W, 3) frame; returns uint8."""
+    frame *= channel_gain
+    frame *= spatial_gain[:, :, None]
+    if noise is not None:
+        frame += noise
+    np.clip(frame, 0, 255, out=frame)
+    return frame.astype(np.uint8)
 
 
 def motion_blur_kernel(dx: float, dy: float) -> np.ndarray | None:

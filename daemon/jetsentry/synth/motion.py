@@ -59,7 +59,8 @@ class Track:
         spec = CLASS_SPECS[self.class_id]
         h = self.size * layout.perspective(self.y)
         h = float(np.clip(h, MIN_HEIGHT_PX, MAX_HEIGHT_PX)) * layout.px_scale
-        turn_squash = 0.6 + 0.4 * abs(np.cos(self.heading))  # side view narrows when turning
+        # The side view narrows as the object turns towards or away from the camera.
+        turn_squash = spec.end_on_width + (1 - spec.end_on_width) * abs(np.cos(self.heading))
         return h * spec.aspect * turn_squash, h
 
     @property

@@ -12,7 +12,8 @@ import cv2
 import numpy as np
 
 from jetsentry.synth.dataset import DatasetWriter
-from jetsentry.synth.effects import EffectParams, apply_camera, lighting_gain, motion_blur_kernel, shake_offsets
+from jetsentry.synth.effects import (EffectParams, SensorNoise, apply_camera, lighting_gain, motion_blur_kernel,
+                                     shake_offsets)
 from jetsentry.synth.groundtruth import GroundTruth, consider_flags, write_gt
 from jetsentry.synth.motion import Layout, Track, TrackSimulator
 from jetsentry.synth.shapes import SYNTH_CLASSES
@@ -74,8 +75,8 @@ class SceneRenderer:
 
     def __init__(self, seed: int, width: int, height: int, frames: int) -> None:
         self.seed, self.width, self.height, self.frames = seed, width, height, frames
-        layout_rng, motion_rng, fx_rng, shake_rng, bg_rng = (
-            np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(5))
+        layout_rng, motion_rng, fx_rng, shake_rng, bg_rng, noise_rng = (
+            np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(6))
         horizon = int(height * layout_rng.uniform(0.15, 0.38))
         self.layout = Layout(width, height, horizon)
         self.target_count = int(layout_rng.integers(11, 16))
@@ -85,6 +86,8 @@ class SceneRenderer:
         self.shake = shake_offsets(shake_rng, frames, self.effects.shake_sigma, SHAKE_MARGIN)
         self.background = make_background(bg_rng, width + 2 * SHAKE_MARGIN, height + 2 * SHAKE_MARGIN,
                                           horizon + SHAKE_MARGIN)
+        self._noise: SensorNoise | None = None  # made on the first rendered frame
+        self._noise_rng = noise_rng
         self.sim = TrackSimulator(motion_rng, self.layout, self.target_count, self.class_weights)
 
     def parameters(self) -> dict:
@@ -172,9 +175,11 @@ class SceneRenderer:
             region = canvas[lay.y0:lay.y0 + lay.alpha.shape[0], lay.x0:lay.x0 + lay.alpha.shape[1]]
             region *= (1.0 - lay.alpha)[:, :, None]
             region += lay.color
-        noise_rng = np.random.default_rng([self.seed, 7, index])
-        gain = lighting_gain(self.effects, index, self.height, self.width)
-        return gt, apply_camera(canvas, gain, self.effects.noise_sigma, noise_rng)
+        if self._noise is None:
+            self._noise = SensorNoise(self._noise_rng, self.height, self.width, self.effects.noise_sigma)
+        noise = self._noise.sample(np.random.default_rng([self.seed, 7, index]))
+        spatial, channel = lighting_gain(self.effects, index, self.height, self.width)
+        return gt, apply_camera(canvas, spatial, channel, noise)
 
 
 def _seqinfo(name: str, fps: int, frames: int, width: int, height: int) -> str:
@@ -223,7 +228,8 @@ def generate_scene(seed: int, out_dir: str | Path, frames: int = 150, width: int
             writer.close()
     gt = GroundTruth.from_rows(np.concatenate(all_rows))
     write_gt(out_dir / "gt" / "gt.txt", gt)
-    stats = scene_statistics(gt.frame, gt.track_id, gt.boxes, gt.visibility, n_frames=frames)
+    stats = scene_statistics(gt.frame, gt.track_id, gt.boxes, gt.visibility, n_frames=frames,
+                             consider=gt.consider)
     (out_dir / "seqinfo.ini").write_text(_seqinfo(name, fps, frames, width, height), encoding="ascii")
     info = {
         "name": name,

@@ -27,14 +27,15 @@ class ClassSpec:
     height_near: tuple[float, float]  # px tall at the bottom of a 360-px frame (min, max)
     speed: tuple[float, float]  # ground speed range, px per frame at the bottom of the frame
     poses: int  # animation cycle length (1 = rigid)
+    end_on_width: float  # width factor when moving straight towards / away from the camera
 
 
 CLASS_SPECS: tuple[ClassSpec, ...] = (
-    ClassSpec("car", 2.35, (52.0, 66.0), (2.0, 6.5), 1),
-    ClassSpec("person", 0.42, (84.0, 104.0), (0.5, 1.8), 6),
-    ClassSpec("bicycle", 1.65, (58.0, 70.0), (1.5, 4.0), 4),
-    ClassSpec("dog", 1.45, (34.0, 48.0), (0.8, 3.5), 6),
-    ClassSpec("truck", 2.25, (92.0, 115.0), (1.5, 4.5), 1),
+    ClassSpec("car", 2.35, (52.0, 66.0), (2.0, 6.5), 1, 0.6),
+    ClassSpec("person", 0.42, (84.0, 104.0), (0.5, 1.8), 6, 0.9),
+    ClassSpec("bicycle", 1.65, (58.0, 70.0), (1.5, 4.0), 4, 0.6),
+    ClassSpec("dog", 1.45, (34.0, 48.0), (0.8, 3.5), 6, 0.6),
+    ClassSpec("truck", 2.25, (92.0, 115.0), (1.5, 4.5), 1, 0.6),
 )
 
 

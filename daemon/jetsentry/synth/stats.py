@@ -25,11 +25,13 @@ def _pairwise_iou(boxes_xywh: np.ndarray) -> np.ndarray:
 
 
 def scene_statistics(frame: np.ndarray, track_id: np.ndarray, boxes: np.ndarray,
-                     visibility: np.ndarray, n_frames: int | None = None) -> dict:
+                     visibility: np.ndarray, n_frames: int | None = None,
+                     consider: np.ndarray | None = None) -> dict:
     """Difficulty statistics of one scene.
 
     frame (N,) 1-based frame numbers, track_id (N,), boxes (N, 4) [left, top, w, h],
-    visibility (N,) in [0, 1]; n_frames defaults to the largest frame number.
+    visibility (N,) in [0, 1]; n_frames defaults to the largest frame number.  With
+    `consider` (N,) 0/1, only considered rows count as objects in view (else visibility > 0).
     """
     frame = np.asarray(frame, np.int64)
     track_id = np.asarray(track_id, np.int64)
@@ -40,7 +42,7 @@ def scene_statistics(frame: np.ndarray, track_id: np.ndarray, boxes: np.ndarray,
     if n_frames is None:
         n_frames = int(frame.max()) if len(frame) else 0
     tracks = np.unique(track_id)
-    in_view = visibility > 0
+    in_view = visibility > 0 if consider is None else np.asarray(consider) == 1
     pair_a, pair_b, pair_f = [], [], []
     order = np.argsort(frame, kind="stable")
     f_sorted = frame[order]
@@ -81,7 +83,7 @@ def scene_statistics(frame: np.ndarray, track_id: np.ndarray, boxes: np.ndarray,
 
 def gt_statistics(gt) -> dict:
     """scene_statistics of a GroundTruth (jetsentry.synth.groundtruth)."""
-    return scene_statistics(gt.frame, gt.track_id, gt.boxes, gt.visibility)
+    return scene_statistics(gt.frame, gt.track_id, gt.boxes, gt.visibility, consider=gt.consider)
 
 
 def combine_statistics(per_scene: Iterable[Mapping]) -> dict:
