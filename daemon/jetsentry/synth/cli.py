@@ -133,4 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     if problem is not None:
         print(f"jetsentry synth: error: {problem}", file=sys.stderr)
         return EXIT_USAGE
-    return run(args)
+    try:
+        return run(args)
+    except (OSError, RuntimeError, ValueError) as exc:  # disk full, encoder failure, ...
+        print(f"jetsentry synth: error: {exc}", file=sys.stderr)
+        return 1

@@ -75,19 +75,15 @@ class SensorNoise:
 
     def sample(self, rng: np.random.Generator) -> np.ndarray:
         dy, dx = (int(v) for v in rng.integers(0, self.MAX_SHIFT + 1, 2))
-        window = self.bank[dy:dy + self.height, dx:dx + self.width]
-        return -window if rng.random() < 0.5 else window
+        return self.bank[dy:dy + self.height, dx:dx + self.width]
 
 
 def apply_camera(frame: np.ndarray, spatial_gain: np.ndarray, channel_gain: np.ndarray,
-                 noise: np.ndarray | None) -> np.ndarray:
-    """Lighting gain and sensor noise, in place on a float32 (H, W, 3) frame; returns uint8."""
+                 noise: np.ndarray) -> np.ndarray:
+    """Lighting gain and sensor noise on a float32 (H, W, 3) frame (modified); returns uint8."""
     frame *= channel_gain
     frame *= spatial_gain[:, :, None]
-    if noise is not None:
-        frame += noise
-    np.clip(frame, 0, 255, out=frame)
-    return frame.astype(np.uint8)
+    return cv2.add(frame, noise, dtype=cv2.CV_8U)  # saturating, rounding: one pass
 
 
 def motion_blur_kernel(dx: float, dy: float) -> np.ndarray | None:

@@ -204,6 +204,9 @@ def generate_scene(seed: int, out_dir: str | Path, frames: int = 150, width: int
     name = out_dir.name
     renderer = SceneRenderer(seed, width, height, frames)
     writer = None
+    stale_video = out_dir / "video.mp4"
+    if not video and stale_video.exists():
+        stale_video.unlink()  # a video from an earlier run would not match the new ground truth
     if video:
         from jetsentry.synth.encode import H264Mp4Writer  # gi only when encoding
 
