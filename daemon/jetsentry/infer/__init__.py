@@ -1,1 +1,21 @@
-"""infer stage."""
+"""infer stage: letterbox, run a YOLO detection engine, decode and NMS, back to source pixels."""
+
+from __future__ import annotations
+
+from jetsentry.infer.detector import Detector, StageTimes, resolve_classes
+from jetsentry.infer.engine import Engine, available_backends, create_engine, register_backend
+from jetsentry.infer.errors import BackendUnavailableError, ModelError
+from jetsentry.infer.model_info import ModelInfo
+
+__all__ = [
+    "BackendUnavailableError",
+    "Detector",
+    "Engine",
+    "ModelError",
+    "ModelInfo",
+    "StageTimes",
+    "available_backends",
+    "create_engine",
+    "register_backend",
+    "resolve_classes",
+]

@@ -1,0 +1,129 @@
+"""The infer stage: BGR frames in, Detections in source pixels out, each step timed."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from jetsentry.detections import Detections
+from jetsentry.infer.engine import Engine, create_engine
+from jetsentry.infer.model_info import ModelInfo
+from jetsentry.infer.postprocess import PostprocessSettings, postprocess
+from jetsentry.infer.preprocess import Preprocessor
+
+if TYPE_CHECKING:
+    from jetsentry.config.models import ModelConfig
+
+
+@dataclass(frozen=True, slots=True)
+class StageTimes:
+    """Milliseconds each step took for one whole batch."""
+
+    preprocess_ms: float = 0.0
+    inference_ms: float = 0.0
+    postprocess_ms: float = 0.0
+
+
+class Detector:
+    """Letterbox -> engine -> decode + NMS -> source pixels, for batches of frames.
+
+    Not thread-safe: one thread calls ``detect`` (it reuses its input buffers).
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        confidence: float = 0.25,
+        iou: float = 0.7,
+        max_detections: int = 300,
+        classes: Sequence[int | str] = (),
+        input_size: int = 640,
+    ) -> None:
+        if not 0.0 <= confidence <= 1.0:
+            raise ValueError(f"confidence must be within 0..1, got {confidence}")
+        if not 0.0 < iou <= 1.0:
+            raise ValueError(f"iou must be within (0, 1], got {iou}")
+        if max_detections < 1:
+            raise ValueError(f"max_detections must be >= 1, got {max_detections}")
+        self.engine = engine
+        self._preprocess = Preprocessor(engine.info, input_size)
+        self._settings = PostprocessSettings(
+            confidence=confidence,
+            iou=iou,
+            max_detections=max_detections,
+            class_ids=resolve_classes(classes, engine.info),
+        )
+
+    @classmethod
+    def from_config(cls, model_cfg: ModelConfig) -> Detector:
+        engine = create_engine(model_cfg)
+        try:
+            return cls(
+                engine,
+                confidence=model_cfg.confidence,
+                iou=model_cfg.iou,
+                max_detections=model_cfg.max_detections,
+                classes=model_cfg.classes,
+                input_size=model_cfg.input_size,
+            )
+        except Exception:
+            engine.close()
+            raise
+
+    @property
+    def info(self) -> ModelInfo:
+        return self.engine.info
+
+    def detect(self, images: Sequence[np.ndarray]) -> tuple[list[Detections], StageTimes]:
+        """Detections for each BGR image (H, W, 3 uint8), in order, and the batch's stage times."""
+        if len(images) == 0:
+            return [], StageTimes()
+        start = time.perf_counter()
+        batch, boxes = self._preprocess(images)
+        preprocessed = time.perf_counter()
+        output = self.engine.infer(batch)
+        inferred = time.perf_counter()
+        detections = postprocess(output, boxes, self._settings)
+        done = time.perf_counter()
+        return detections, StageTimes(
+            preprocess_ms=(preprocessed - start) * 1e3,
+            inference_ms=(inferred - preprocessed) * 1e3,
+            postprocess_ms=(done - inferred) * 1e3,
+        )
+
+    def close(self) -> None:
+        self.engine.close()
+
+    def __enter__(self) -> Detector:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def resolve_classes(classes: Sequence[int | str], info: ModelInfo) -> np.ndarray | None:
+    """Class ids (sorted, unique) for names or ids; None when ``classes`` is empty (keep all)."""
+    if not classes:
+        return None
+    index = {name: class_id for class_id, name in enumerate(info.class_names)}
+    ids = []
+    for entry in classes:
+        if isinstance(entry, bool) or not isinstance(entry, (int, str)):
+            raise ValueError(f"model.classes entries must be class ids or names, got {entry!r}")
+        if isinstance(entry, str):
+            if entry not in index:
+                known = ", ".join(info.class_names[:10]) + (", ..." if len(info.class_names) > 10 else "")
+                raise ValueError(f"model.classes: {entry!r} is not a class of model {info.name} (classes: {known})")
+            ids.append(index[entry])
+        elif not 0 <= entry < info.num_classes:
+            raise ValueError(
+                f"model.classes: id {entry} is out of range for model {info.name} with {info.num_classes} classes"
+            )
+        else:
+            ids.append(entry)
+    return np.unique(np.asarray(ids, dtype=np.int64))

@@ -1,0 +1,87 @@
+"""YOLO head decoding, class-aware NMS and mapping back to source pixels, as Ultralytics does.
+
+Input is the raw head output [B, 4+C, N]: per anchor cx, cy, w, h in input pixels,
+then C class scores.  Follows Ultralytics' ``non_max_suppression`` (single label per
+anchor, strict ``>`` confidence, at most ``max_nms`` boxes into NMS, classes kept
+apart by offsetting boxes by ``class_id * max_wh``) and ``scale_boxes`` (undo the
+padding, divide by the per-axis gain, clip to the image).
+
+One deliberate difference: with a class filter, the best class is chosen among the
+kept classes only (Ultralytics picks the best of all classes, then drops the box if
+that class is not kept), so a wanted class is never hidden by an unwanted one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from jetsentry.detections import Detections
+from jetsentry.infer.letterbox import Letterbox
+from jetsentry.infer.nms import nms
+
+MAX_NMS = 30_000  # Ultralytics' cap on boxes entering NMS
+MAX_WH = 7680  # Ultralytics' per-class box offset (pixels), larger than any input side
+
+
+@dataclass(frozen=True, slots=True)
+class PostprocessSettings:
+    confidence: float = 0.25
+    iou: float = 0.7
+    max_detections: int = 300
+    class_ids: np.ndarray | None = None  # keep only these class ids; None keeps all
+    max_nms: int = MAX_NMS
+    max_wh: int = MAX_WH
+
+
+def postprocess(output: np.ndarray, boxes: Sequence[Letterbox], settings: PostprocessSettings) -> list[Detections]:
+    """Detections per image, in source pixels, highest score first."""
+    if output.ndim != 3 or output.shape[0] != len(boxes) or output.shape[1] <= 4:
+        raise ValueError(f"head output {output.shape} does not fit {len(boxes)} images as [B, 4+C, N]")
+    scores = output[:, 4:, :]
+    if settings.class_ids is not None:
+        scores = scores[:, settings.class_ids, :]
+    best_scores = scores.max(axis=1)  # (B, N), one pass over the whole batch
+    results = []
+    for image_index, box in enumerate(boxes):
+        candidates = np.flatnonzero(best_scores[image_index] > settings.confidence)
+        detections = _decode_image(output[image_index], scores[image_index], candidates, settings)
+        _to_source_pixels(detections.boxes, box)
+        results.append(detections)
+    return results
+
+
+def _decode_image(
+    output: np.ndarray, scores: np.ndarray, candidates: np.ndarray, settings: PostprocessSettings
+) -> Detections:
+    if candidates.size == 0:
+        return Detections.empty()
+    best = scores[:, candidates].argmax(axis=0)
+    confidences = scores[best, candidates]
+    class_ids = best if settings.class_ids is None else settings.class_ids[best]
+    if candidates.size > settings.max_nms:
+        top = np.argsort(-confidences, kind="stable")[: settings.max_nms]
+        candidates, confidences, class_ids = candidates[top], confidences[top], class_ids[top]
+    xywh = output[:4, candidates].T
+    half_wh = xywh[:, 2:] / np.float32(2)
+    xyxy = np.concatenate([xywh[:, :2] - half_wh, xywh[:, :2] + half_wh], axis=1)
+    offsets = (class_ids.astype(np.float32) * np.float32(settings.max_wh))[:, None]
+    keep = nms(xyxy + offsets, confidences, settings.iou)[: settings.max_detections]
+    return Detections(
+        boxes=xyxy[keep],
+        scores=confidences[keep].astype(np.float32, copy=False),
+        class_ids=class_ids[keep].astype(np.int32),
+    )
+
+
+def _to_source_pixels(xyxy: np.ndarray, box: Letterbox) -> None:
+    """Undo the letterbox in place: subtract the padding, divide by the gain, clip to the image."""
+    xyxy[:, 0::2] -= np.float32(box.left)
+    xyxy[:, 1::2] -= np.float32(box.top)
+    xyxy[:, 0::2] /= np.float32(box.gain_x)
+    xyxy[:, 1::2] /= np.float32(box.gain_y)
+    height, width = box.source_hw
+    np.clip(xyxy[:, 0::2], 0, width, out=xyxy[:, 0::2])
+    np.clip(xyxy[:, 1::2], 0, height, out=xyxy[:, 1::2])
