@@ -1,0 +1,450 @@
+"""MQTT publisher on paho-mqtt 2.x, driven by its own network thread and reconnect loop.
+
+Callers hand messages to `publish()`, which only appends to an `Outbox` and wakes the
+network thread; all socket work happens on that thread.  Each connection attempt uses a
+fresh paho client (paho's own retry and resend machinery stays unused), so what gets
+resent after a drop is decided here: every message not acknowledged by the broker goes
+back to the front of the outbox, in its original order.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import select
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+
+from jetsentry.config.models import MqttConfig
+from jetsentry.publish.backoff import Backoff, RetryDelay
+from jetsentry.publish.outbox import MemoryOutbox, Outbox, OutgoingMessage
+from jetsentry.publish.topics import status_topic
+
+log = logging.getLogger(__name__)
+
+STATUS_ONLINE = b"online"
+STATUS_OFFLINE = b"offline"
+
+# Messages handed to paho and not yet acknowledged.  The rest stay in the outbox, where
+# overflow is counted; 64 keeps a LAN link busy without making resends after a drop large.
+SEND_WINDOW = 64
+# Longest sleep of the network thread; bounds how late keepalive and deadlines are checked.
+SELECT_TIMEOUT_S = 0.5
+# TCP connect timeout per attempt; also bounds how long stop() can wait on a connect.
+CONNECT_TIMEOUT_S = 5.0
+OVERFLOW_WARNING_INTERVAL_S = 10.0
+MAX_PAYLOAD_BYTES = 268_435_455  # paho's limit; checked here so a caller, not the network thread, gets the error
+
+
+@dataclass(frozen=True, slots=True)
+class PublisherStats:
+    connected: bool
+    queued: int  # waiting or in flight: not yet acknowledged
+    in_flight: int  # handed to the broker connection, awaiting acknowledgement
+    sent: int  # acknowledged by the broker (QoS 1) or written to the socket (QoS 0)
+    dropped_overflow: int  # oldest messages dropped because the outbox was full
+    dropped_rejected: int  # messages paho refused outright (logged each time)
+    connects: int  # successful CONNACKs
+    reconnects: int  # connection attempts after the first
+
+
+class _Link:
+    """One connection attempt: a fresh paho client and what belongs to that connection."""
+
+    def __init__(self, client: paho.Client):
+        self.client = client
+        self.connected = False  # CONNACK with a success reason code seen
+        self.lost = False
+        self.pending: dict[int, int] = {}  # paho mid -> outbox key
+        self.early_acks: set[int] = set()  # QoS 0 mids acknowledged inside publish()
+        self.control_mids: set[int] = set()  # status messages, not in the outbox
+        self.offline_mid: int | None = None
+        self.offline_acked = False
+
+
+class MqttPublisher:
+    """Publishes to one broker with a bounded outbox, its own reconnect loop and a status topic.
+
+    `{prefix}/{device_id}/status` is retained `online` after each connect and `offline`
+    after stop(); the broker publishes `offline` itself (Last Will) if the process dies.
+    on_connection_change(connected) is called on the network thread; exceptions in it
+    are logged and ignored.
+    """
+
+    def __init__(
+        self,
+        cfg: MqttConfig,
+        device_id: str,
+        *,
+        outbox: Outbox | None = None,
+        on_connection_change: Callable[[bool], Any] | None = None,
+        rng: random.Random | None = None,
+    ):
+        if cfg.password is not None and not cfg.username:
+            raise ValueError("mqtt.password is set but mqtt.username is not: MQTT sends a password only with a user")
+        self._cfg = cfg
+        self.device_id = device_id
+        self.status_topic = status_topic(cfg.topic_prefix, device_id)
+        self.client_id = cfg.client_id or f"jetsentry-{device_id}"
+        self._outbox: Outbox = outbox if outbox is not None else MemoryOutbox(cfg.queue_max)
+        self._on_connection_change = on_connection_change
+        self._backoff = Backoff(cfg.reconnect_min_s, cfg.reconnect_max_s, rng)
+        self.retry_delays: deque[RetryDelay] = deque(maxlen=256)  # recent backoff draws, for health and tests
+
+        self._lock = threading.Lock()  # guards the outbox and the counters below
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self._wake_pending = False
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._closed = False
+        self._flush_deadline = 0.0
+        self._stop_deadline = 0.0
+
+        self._connected = False
+        self._sent = 0
+        self._dropped_overflow = 0
+        self._dropped_rejected = 0
+        self._connects = 0
+        self._reconnects = 0
+        self._overflow_unreported = 0
+        self._last_overflow_warning = -float("inf")
+
+    # ----------------------------------------------------------------- caller side
+
+    def start(self) -> None:
+        if self._thread is not None or self._closed:
+            raise RuntimeError("MqttPublisher can be started once")
+        self._thread = threading.Thread(target=self._run, name=f"mqtt-{self.client_id}", daemon=True)
+        self._thread.start()
+
+    def publish(self, topic: str, payload: bytes, qos: int | None = None, *, retain: bool = False) -> None:
+        """Queue one message; returns at once (no network I/O on the caller's thread)."""
+        if self._closed:
+            raise RuntimeError("publish() after stop()")
+        if not isinstance(topic, str) or not topic or "+" in topic or "#" in topic:
+            raise ValueError(f"cannot publish to topic {topic!r}: it must be non-empty, without '+' or '#'")
+        if not isinstance(payload, (bytes, bytearray)):
+            raise TypeError(f"payload must be bytes, got {type(payload).__name__}")
+        if len(payload) > MAX_PAYLOAD_BYTES:
+            raise ValueError(f"payload of {len(payload)} bytes exceeds MQTT's limit of {MAX_PAYLOAD_BYTES}")
+        qos = self._cfg.qos if qos is None else qos
+        if qos not in (0, 1, 2):
+            raise ValueError(f"qos must be 0, 1 or 2, got {qos!r}")
+        message = OutgoingMessage(topic, bytes(payload), qos, retain)
+        with self._lock:
+            dropped = self._outbox.put(message)
+            warning = self._count_overflow(dropped) if dropped else None
+            wake = not self._wake_pending
+            self._wake_pending = True
+        if warning:
+            log.warning(*warning)
+        if wake:
+            self._wake()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Flush what can be sent within timeout, publish retained `offline`, disconnect cleanly."""
+        if self._closed:
+            return
+        self._closed = True
+        now = time.monotonic()
+        self._stop_deadline = now + timeout
+        # Keep a slice of the time for the offline status and DISCONNECT.
+        self._flush_deadline = self._stop_deadline - min(1.0, 0.25 * timeout)
+        self._stopping.set()
+        self._wake()
+        if self._thread is not None:
+            self._thread.join(timeout + CONNECT_TIMEOUT_S)
+            if self._thread.is_alive():
+                log.warning("MQTT network thread did not stop within %.1f s", timeout + CONNECT_TIMEOUT_S)
+                return
+        left = self.queued
+        if left:
+            log.warning("MQTT publisher stopped with %d undelivered messages (memory outbox: discarded)", left)
+        self._wake_r.close()
+        self._wake_w.close()
+
+    @property
+    def connected(self) -> bool:
+        return self._connected
+
+    @property
+    def queued(self) -> int:
+        with self._lock:
+            return len(self._outbox)
+
+    @property
+    def sent(self) -> int:
+        return self._sent
+
+    @property
+    def dropped_overflow(self) -> int:
+        return self._dropped_overflow
+
+    @property
+    def reconnects(self) -> int:
+        return self._reconnects
+
+    def stats(self) -> PublisherStats:
+        with self._lock:
+            return PublisherStats(
+                connected=self._connected,
+                queued=len(self._outbox),
+                in_flight=self._outbox.in_flight,
+                sent=self._sent,
+                dropped_overflow=self._dropped_overflow,
+                dropped_rejected=self._dropped_rejected,
+                connects=self._connects,
+                reconnects=self._reconnects,
+            )
+
+    def _count_overflow(self, dropped: int) -> tuple[Any, ...] | None:
+        # Called under the lock; returns the warning to log (outside it), at most one per interval.
+        self._dropped_overflow += dropped
+        self._overflow_unreported += dropped
+        now = time.monotonic()
+        if now - self._last_overflow_warning < OVERFLOW_WARNING_INTERVAL_S:
+            return None
+        self._last_overflow_warning = now
+        unreported, self._overflow_unreported = self._overflow_unreported, 0
+        return (
+            "MQTT outbox full (%d messages, broker unreachable or slow): dropped the %d oldest since the "
+            "last warning, %d in total",
+            len(self._outbox),
+            unreported,
+            self._dropped_overflow,
+        )
+
+    def _wake(self) -> None:
+        try:
+            self._wake_w.send(b"\0")
+        except OSError:  # buffer full (a wake-up is pending anyway) or closed during stop
+            pass
+
+    # ------------------------------------------------------------ network thread
+
+    def _run(self) -> None:
+        first_attempt = True
+        while not self._stopping.is_set():
+            if not first_attempt:
+                self._reconnects += 1
+            first_attempt = False
+            link = None
+            try:
+                link = self._connect()
+                if link is not None:
+                    self._serve(link)
+            except Exception:  # keep the thread alive whatever paho or a bug throws
+                log.exception("MQTT network loop failed; reconnecting")
+            finally:
+                if link is not None:
+                    self._close(link)
+            if self._stopping.is_set():
+                break
+            delay = self._backoff.next_delay()
+            self.retry_delays.append(delay)
+            log.info("MQTT: next connection attempt to %s:%d in %.2f s", self._cfg.host, self._cfg.port, delay.delay_s)
+            self._stopping.wait(delay.delay_s)
+
+    def _new_client(self) -> paho.Client:
+        cfg = self._cfg
+        client = paho.Client(
+            CallbackAPIVersion.VERSION2, client_id=self.client_id, clean_session=True, protocol=paho.MQTTv311
+        )
+        client.enable_logger(logging.getLogger(f"{__name__}.paho"))
+        client.suppress_exceptions = True  # second line of defence behind _guarded
+        client.connect_timeout = CONNECT_TIMEOUT_S
+        client.max_inflight_messages_set(SEND_WINDOW + 2)  # + online/offline status: paho never queues
+        client.max_queued_messages_set(0)
+        client.will_set(self.status_topic, STATUS_OFFLINE, qos=1, retain=True)
+        if cfg.username:
+            client.username_pw_set(cfg.username, cfg.password.get_secret_value() if cfg.password else None)
+        return client
+
+    def _connect(self) -> _Link | None:
+        client = self._new_client()
+        link = _Link(client)
+        client.on_connect = self._guarded("on_connect", partial(self._on_connect, link))
+        client.on_disconnect = self._guarded("on_disconnect", partial(self._on_disconnect, link))
+        client.on_publish = self._guarded("on_publish", partial(self._on_publish, link))
+        try:
+            client.connect(self._cfg.host, self._cfg.port, keepalive=self._cfg.keepalive_s)
+        except OSError as exc:
+            log.warning("MQTT: cannot reach broker %s:%d: %s", self._cfg.host, self._cfg.port, exc)
+            return None
+        return link
+
+    def _serve(self, link: _Link) -> None:
+        client = link.client
+        connack_deadline = time.monotonic() + self._cfg.keepalive_s
+        while True:
+            if link.lost or client.socket() is None:
+                return
+            now = time.monotonic()
+            if not link.connected:
+                if self._stopping.is_set():
+                    return
+                if now > connack_deadline:
+                    log.warning("MQTT: no CONNACK from %s:%d within %d s", self._cfg.host, self._cfg.port,
+                                self._cfg.keepalive_s)
+                    return
+            elif self._stopping.is_set():
+                if self._finish(link, now):
+                    return
+            if link.connected and link.offline_mid is None:
+                self._pump(link)
+                if link.lost:
+                    return
+            timeout = SELECT_TIMEOUT_S
+            if self._stopping.is_set():
+                timeout = max(0.0, min(timeout, self._stop_deadline - now))
+            sock = client.socket()
+            readable, writable, _ = select.select(
+                [sock, self._wake_r], [sock] if client.want_write() else [], [], timeout
+            )
+            if self._wake_r in readable:
+                self._drain_wake()
+            if sock in readable:
+                client.loop_read()
+            if writable and not link.lost:
+                client.loop_write()
+            if not link.lost:
+                client.loop_misc()
+
+    def _drain_wake(self) -> None:
+        with self._lock:
+            self._wake_pending = False
+        try:
+            while self._wake_r.recv(4096):
+                pass
+        except OSError:  # BlockingIOError: drained
+            pass
+
+    def _pump(self, link: _Link) -> None:
+        """Hand waiting messages to paho until the send window is full."""
+        while not link.lost:
+            room = SEND_WINDOW - len(link.pending)
+            if room <= 0:
+                return
+            with self._lock:
+                batch = self._outbox.pop_batch(room)
+            if not batch:
+                return
+            for key, message in batch:
+                info = link.client.publish(message.topic, message.payload, message.qos, message.retain)
+                if info.rc in (MQTTErrorCode.MQTT_ERR_NO_CONN, MQTTErrorCode.MQTT_ERR_CONN_LOST) or link.lost:
+                    link.lost = True  # the rest of the batch is requeued with everything unacknowledged
+                    return
+                if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                    log.error("MQTT: paho rejected a message to %s (%s); dropped", message.topic,
+                              paho.error_string(info.rc))
+                    with self._lock:
+                        self._outbox.ack(key)
+                        self._dropped_rejected += 1
+                elif info.mid in link.early_acks:
+                    link.early_acks.discard(info.mid)
+                    self._acked(key)
+                else:
+                    link.pending[info.mid] = key
+
+    def _acked(self, key: int) -> None:
+        with self._lock:
+            self._outbox.ack(key)
+            self._sent += 1
+
+    def _finish(self, link: _Link, now: float) -> bool:
+        """One step of a clean stop; True once DISCONNECT has been sent."""
+        if link.offline_mid is None:
+            with self._lock:
+                flushed = len(self._outbox) == 0
+            if flushed or now >= self._flush_deadline:
+                info = link.client.publish(self.status_topic, STATUS_OFFLINE, qos=1, retain=True)
+                link.offline_mid = info.mid
+            return False
+        if link.offline_acked or now >= self._stop_deadline:
+            if not link.offline_acked:
+                log.warning("MQTT: broker did not acknowledge the offline status before the stop timeout")
+            link.client.disconnect()  # a clean DISCONNECT: the broker discards the Last Will
+            return True
+        return False
+
+    def _close(self, link: _Link) -> None:
+        sock = link.client.socket()
+        if sock is not None:  # CONNACK timeout or an exception: drop without DISCONNECT
+            sock.close()
+        if link.connected:
+            self._set_disconnected(link, "closed")
+        with self._lock:
+            requeued = self._outbox.requeue_unacked()
+        if requeued and not self._stopping.is_set():
+            log.info("MQTT: %d unacknowledged messages requeued for resend", requeued)
+
+    # ------------------------------------------------------ paho callbacks (network thread)
+
+    def _guarded(self, name: str, callback: Callable[..., Any]) -> Callable[..., None]:
+        def guarded(*args: Any) -> None:
+            try:
+                callback(*args)
+            except Exception:
+                log.exception("MQTT: exception in %s callback; the client carries on", name)
+
+        return guarded
+
+    def _on_connect(self, link: _Link, client: paho.Client, _userdata: Any, _flags: Any, reason: Any,
+                    _properties: Any) -> None:
+        if reason.is_failure:
+            who = f" as user {self._cfg.username!r}" if self._cfg.username else ""
+            log.warning("MQTT: broker %s:%d refused the connection%s: %s", self._cfg.host, self._cfg.port, who,
+                        reason)
+            return
+        link.connected = True
+        self._connected = True
+        self._connects += 1
+        self._backoff.reset()
+        log.info("MQTT: connected to %s:%d as %s", self._cfg.host, self._cfg.port, self.client_id)
+        link.control_mids.add(client.publish(self.status_topic, STATUS_ONLINE, qos=1, retain=True).mid)
+        self._notify(True)
+
+    def _on_disconnect(self, link: _Link, _client: paho.Client, _userdata: Any, _flags: Any, reason: Any,
+                       _properties: Any) -> None:
+        link.lost = True
+        if link.connected:
+            self._set_disconnected(link, reason)
+
+    def _set_disconnected(self, link: _Link, reason: Any) -> None:
+        link.connected = False
+        self._connected = False
+        if self._stopping.is_set():
+            log.info("MQTT: disconnected from %s:%d", self._cfg.host, self._cfg.port)
+        else:
+            log.warning("MQTT: connection to %s:%d lost: %s", self._cfg.host, self._cfg.port, reason)
+        self._notify(False)
+
+    def _on_publish(self, link: _Link, _client: paho.Client, _userdata: Any, mid: int, _reason: Any,
+                    _properties: Any) -> None:
+        if mid == link.offline_mid:
+            link.offline_acked = True
+        elif mid in link.control_mids:
+            link.control_mids.discard(mid)
+        elif mid in link.pending:
+            self._acked(link.pending.pop(mid))
+        else:  # QoS 0 written inside client.publish(), before its mid was recorded
+            link.early_acks.add(mid)
+
+    def _notify(self, connected: bool) -> None:
+        if self._on_connection_change is None:
+            return
+        try:
+            self._on_connection_change(connected)
+        except Exception:
+            log.exception("MQTT: on_connection_change callback raised; the publisher carries on")
