@@ -1,0 +1,220 @@
+"""ByteTrack for one camera: Detections of a frame in, the same detections with track ids out.
+
+The association follows the ByteTrack paper and Ultralytics' BYTETracker (the reference
+the tests compare against, with fuse_score=True):
+
+1. high-score detections (score >= high_threshold) against confirmed and lost tracks,
+   cost 1 - IoU * score, matched when the cost is below match_threshold;
+2. low-score detections (low_threshold < score < high_threshold) against the confirmed
+   tracks still unmatched, cost 1 - IoU, matched when IoU > 0.5; a low-score detection
+   can extend a track but never start one;
+3. unconfirmed tracks (born last frame) against the high-score detections left over,
+   cost 1 - IoU * score below 0.7; unconfirmed tracks left unmatched are dropped;
+4. a new, unconfirmed track for each high-score detection still left with
+   score >= new_track_threshold (tracks born on the very first frame start confirmed).
+
+Tracks unmatched in 1-2 become lost and may be found again in stage 1 until they have
+been missing for more than int(frame_rate / 30 * track_buffer) frames.  (The reference,
+like the original ByteTrack code, still lets a track be found in the frame after it was
+removed; we do not, which is the one behavioural difference: tests/track/reference.py.)
+A tracked and a lost track on the same spot (IoU > 0.85) are merged into the older one.
+
+Classes: association ignores the class, as the reference does, so a detection whose
+class flickers between frames keeps its track; each output row carries the class (and
+box and score) of its own detection, not a value smoothed over the track.
+
+Track ids: 1, 2, 3, ... in the order tracks are confirmed, never reused by one tracker
+(until reset()).  Unlike Ultralytics, a track that is never confirmed consumes no id,
+so the numbers differ from the reference's while the associations are the same.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from jetsentry.config.models import TrackerConfig
+from jetsentry.detections import Detections
+from jetsentry.track import kalman_filter
+from jetsentry.track.matching import fuse_score, iou_cost, linear_assignment
+from jetsentry.track.track_table import LOST, NO_TRACK_ID, TRACKED, TrackTable
+
+# Fixed by the reference, not configurable there either: stage 2 needs IoU > 0.5,
+# stage 3 a fused cost below 0.7, and tracked/lost pairs with IoU > 0.85 are duplicates.
+_LOW_SCORE_MATCH_THRESHOLD = 0.5
+_UNCONFIRMED_MATCH_THRESHOLD = 0.7
+_DUPLICATE_COST = 0.15
+
+
+class ByteTracker:
+    """Multi-object tracker for one camera; create one per camera.
+
+    config: thresholds and the lost-track buffer (see TrackerConfig's field descriptions;
+    config.enabled is for the pipeline, the tracker itself always tracks).
+    frame_rate: frames per second actually fed to update(); scales the lost-track buffer,
+    so a camera capped at 10 fps keeps lost tracks for the same time as one at 30 fps.
+    """
+
+    def __init__(self, config: TrackerConfig, frame_rate: float = 30.0) -> None:
+        if not isinstance(config, TrackerConfig):
+            raise TypeError(f"config must be a TrackerConfig, got {type(config).__name__}")
+        if not (isinstance(frame_rate, (int, float)) and math.isfinite(frame_rate) and frame_rate > 0):
+            raise ValueError(f"frame_rate must be a positive number of frames per second, got {frame_rate!r}")
+        self.config = config
+        self.frame_rate = float(frame_rate)
+        self.max_frames_lost = int(self.frame_rate / 30.0 * config.track_buffer)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every track; ids start again at 1."""
+        self._tracked = TrackTable.empty()
+        self._lost = TrackTable.empty()
+        self._frame = 0
+        self._next_id = 1
+
+    @property
+    def frame_count(self) -> int:
+        """Frames seen since construction or reset()."""
+        return self._frame
+
+    def update(self, dets: Detections) -> Detections:
+        """Track one frame: the detections that belong to a confirmed track, with its id.
+
+        Rows keep the input's order; detections that belong to no confirmed track
+        (unconfirmed births, unmatched low scores, zero-size boxes) are left out.
+        """
+        _check_detections(dets)
+        self._frame += 1
+        frame = self._frame
+        cfg = self.config
+        boxes, scores = dets.boxes, dets.scores
+        size = boxes[:, 2:] - boxes[:, :2]
+        valid = (size[:, 0] > 0) & (size[:, 1] > 0)  # a zero height would give an infinite aspect ratio
+        high = np.flatnonzero(valid & (scores >= cfg.high_threshold))
+        low = np.flatnonzero(valid & (scores > cfg.low_threshold) & (scores < cfg.high_threshold))
+
+        # Rows [0, n_tracked) were tracked at the end of the last frame, the rest lost.
+        n_tracked = len(self._tracked)
+        tracks = TrackTable.concat(self._tracked, self._lost)
+        tracks.det_index[:] = -1
+        tracked_rows = np.arange(n_tracked)
+        lost_rows = np.arange(n_tracked, len(tracks))
+        confirmed = tracked_rows[tracks.activated[:n_tracked]]
+        unconfirmed = tracked_rows[~tracks.activated[:n_tracked]]
+        pool = np.concatenate((confirmed, lost_rows))
+
+        # The reference lets lost boxes coast without changing height; unconfirmed
+        # tracks are not predicted (they were born one frame ago).
+        tracks.mean[lost_rows, 7] = 0.0
+        tracks.mean[pool], tracks.covariance[pool] = kalman_filter.predict(
+            tracks.mean[pool], tracks.covariance[pool]
+        )
+        pool_boxes = tracks.boxes(pool)
+
+        # Stage 1: high-score detections against confirmed and lost tracks.
+        cost = fuse_score(iou_cost(pool_boxes, boxes[high]), scores[high])
+        matches, pool_left, high_left = linear_assignment(cost, cfg.match_threshold)
+        matched_rows = [pool[matches[:, 0]]]
+        matched_dets = [high[matches[:, 1]]]
+        refound = matched_rows[0][matched_rows[0] >= n_tracked]
+
+        # Stage 2: low-score detections against confirmed tracks still unmatched.
+        still_tracked = pool[pool_left] < n_tracked
+        stage2_rows = pool[pool_left][still_tracked]
+        cost = iou_cost(pool_boxes[pool_left][still_tracked], boxes[low])
+        matches, stage2_left, _ = linear_assignment(cost, _LOW_SCORE_MATCH_THRESHOLD)
+        matched_rows.append(stage2_rows[matches[:, 0]])
+        matched_dets.append(low[matches[:, 1]])
+        newly_lost = stage2_rows[stage2_left]
+        tracks.state[newly_lost] = LOST
+
+        # Stage 3: unconfirmed tracks against the high-score detections left over.
+        high = high[high_left]
+        cost = fuse_score(iou_cost(tracks.boxes(unconfirmed), boxes[high]), scores[high])
+        matches, unconfirmed_left, high_left = linear_assignment(cost, _UNCONFIRMED_MATCH_THRESHOLD)
+        matched_rows.append(unconfirmed[matches[:, 0]])
+        matched_dets.append(high[matches[:, 1]])
+        dropped = np.zeros(len(tracks), bool)
+        dropped[unconfirmed[unconfirmed_left]] = True
+
+        # The stages never look at a box corrected in an earlier stage, so one batched
+        # correction serves all three.
+        _correct(tracks, np.concatenate(matched_rows), np.concatenate(matched_dets), boxes, frame)
+
+        # Stage 4: births from confident detections nobody claimed.
+        high = high[high_left]
+        births = high[scores[high] >= cfg.new_track_threshold]
+        born = TrackTable.born(boxes[births], births, frame, activated=frame == 1)
+        born_rows = np.arange(len(tracks), len(tracks) + len(born))
+        tracks = TrackTable.concat(tracks, born)
+
+        # Keep the reference's list order (it decides assignment ties next frame):
+        # tracked = still-tracked old rows, births, refound; lost = old lost, newly lost.
+        kept_tracked = tracked_rows[(tracks.state[:n_tracked] == TRACKED) & ~dropped[:n_tracked]]
+        tracked_order = np.concatenate((kept_tracked, born_rows, refound))
+        old_lost = lost_rows[tracks.state[lost_rows] == LOST]
+        old_lost = old_lost[frame - tracks.frame_id[old_lost] <= self.max_frames_lost]
+        lost_order = np.concatenate((old_lost, newly_lost))
+        tracked_order, lost_order = _drop_duplicates(tracks, tracked_order, lost_order)
+
+        self._tracked = tracks.take(tracked_order)
+        self._lost = tracks.take(lost_order)
+        return self._confirmed_output(dets)
+
+    def _confirmed_output(self, dets: Detections) -> Detections:
+        tracked = self._tracked
+        needs_id = np.flatnonzero(tracked.activated & (tracked.track_id == NO_TRACK_ID))
+        tracked.track_id[needs_id] = np.arange(self._next_id, self._next_id + needs_id.size)
+        self._next_id += needs_id.size
+        # Every confirmed tracked row was matched this frame, so det_index >= 0 here.
+        confirmed = tracked.activated
+        det_index = tracked.det_index[confirmed]
+        order = np.argsort(det_index, kind="stable")
+        out = dets.select(det_index[order])
+        out.track_ids = tracked.track_id[confirmed][order].astype(np.int64)
+        return out
+
+
+def _correct(tracks: TrackTable, rows: np.ndarray, det_index: np.ndarray, boxes: np.ndarray, frame: int) -> None:
+    """Kalman-correct the given rows with their matched detections and mark them tracked."""
+    if rows.size == 0:
+        return
+    tracks.mean[rows], tracks.covariance[rows] = kalman_filter.update(
+        tracks.mean[rows], tracks.covariance[rows], kalman_filter.xyxy_to_xyah(boxes[det_index])
+    )
+    tracks.state[rows] = TRACKED
+    tracks.activated[rows] = True
+    tracks.frame_id[rows] = frame
+    tracks.det_index[rows] = det_index
+
+
+def _drop_duplicates(
+    tracks: TrackTable, tracked_order: np.ndarray, lost_order: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """A tracked and a lost track on the same spot are one object: keep the older.
+
+    The reference's remove_duplicate_stracks: IoU > 0.85; on equal age the tracked one goes.
+    """
+    cost = iou_cost(tracks.boxes(tracked_order), tracks.boxes(lost_order))
+    pairs_tracked, pairs_lost = np.nonzero(cost < _DUPLICATE_COST)
+    if pairs_tracked.size == 0:
+        return tracked_order, lost_order
+    age = tracks.frame_id - tracks.start_frame
+    tracked_older = age[tracked_order[pairs_tracked]] > age[lost_order[pairs_lost]]
+    return (
+        np.delete(tracked_order, pairs_tracked[~tracked_older]),
+        np.delete(lost_order, pairs_lost[tracked_older]),
+    )
+
+
+def _check_detections(dets: Detections) -> None:
+    if not isinstance(dets, Detections):
+        raise TypeError(f"ByteTracker.update expects jetsentry.detections.Detections, got {type(dets).__name__}")
+    n = len(dets)
+    if dets.boxes.shape != (n, 4):
+        raise ValueError(f"Detections.boxes must have shape ({n}, 4) to match {n} scores, got {dets.boxes.shape}")
+    if dets.class_ids.shape != (n,):
+        raise ValueError(f"Detections.class_ids must have shape ({n},) to match {n} scores, got {dets.class_ids.shape}")
+    if not (np.isfinite(dets.boxes).all() and np.isfinite(dets.scores).all()):
+        raise ValueError("Detections.boxes and Detections.scores must be finite (found NaN or infinity)")
