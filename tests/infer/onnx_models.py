@@ -40,15 +40,20 @@ def write_detection_model(
     hw: tuple[int, int] | None = (64, 64),
     metadata: dict[str, str] | None = None,
     shape_probe_anchor: int | None = None,
+    half_input: bool = False,
 ) -> Path:
-    """Write a model with input [batch, 3, h, w] and output [batch, *base.shape]; None dims are dynamic."""
+    """Write a model with input [batch, 3, h, w] and output [batch, *base.shape]; None dims are dynamic.
+
+    ``half_input`` declares a float16 input (as a half-precision export has), cast to float inside.
+    """
     base = np.asarray(base, np.float32)
     channels, anchors = base.shape
     brightness = np.zeros_like(base) if brightness is None else np.asarray(brightness, np.float32)
     batch_dim = "batch" if batch is None else batch
     height, width = ("height", "width") if hw is None else hw
     nodes = [
-        helper.make_node("ReduceMean", ["images"], ["mean"], axes=[1, 2, 3], keepdims=1),
+        helper.make_node("Cast", ["images"], ["pixels"], to=TensorProto.FLOAT),
+        helper.make_node("ReduceMean", ["pixels"], ["mean"], axes=[1, 2, 3], keepdims=1),
         helper.make_node("Reshape", ["mean", "mean_shape"], ["mean3"]),
         helper.make_node("Mul", ["mean3", "brightness"], ["lit"]),
         helper.make_node("Add", ["lit", "base"], ["head" if shape_probe_anchor is not None else "output0"]),
@@ -82,7 +87,11 @@ def write_detection_model(
     graph = helper.make_graph(
         nodes,
         "detect",
-        [helper.make_tensor_value_info("images", TensorProto.FLOAT, [batch_dim, 3, height, width])],
+        [
+            helper.make_tensor_value_info(
+                "images", TensorProto.FLOAT16 if half_input else TensorProto.FLOAT, [batch_dim, 3, height, width]
+            )
+        ],
         [helper.make_tensor_value_info("output0", TensorProto.FLOAT, [batch_dim, channels, anchors])],
         initializer=initializers,
     )

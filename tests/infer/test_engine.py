@@ -51,6 +51,14 @@ def test_static_batch_is_split_and_padded(make_model, count):
     np.testing.assert_allclose(output[:, 0, 0], levels, atol=1e-6)
 
 
+def test_half_precision_input_is_fed_float16(make_model):
+    engine = OnnxRuntimeEngine(_brightness_model(make_model, half_input=True), threads=1)
+    assert engine.info.input_dtype == "float16"
+    output = engine.infer(_batch([0.25, 0.75]))
+    assert output.dtype == np.float32
+    np.testing.assert_allclose(output[:, 0, 0], [0.25, 0.75], atol=1e-3)
+
+
 def test_wrong_input_size_for_static_model(make_model, simple_head):
     engine = OnnxRuntimeEngine(make_model(simple_head), threads=1)
     with pytest.raises(ValueError, match="batch is 32x32 but model model.onnx takes 64x64"):

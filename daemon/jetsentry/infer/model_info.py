@@ -37,7 +37,7 @@ class ModelInfo:
     version: str
     sha256: str
     task: str
-    class_names: tuple[str, ...]
+    class_names: tuple[str, ...] = field(repr=False)
     stride: int
     imgsz: tuple[int, int] | None  # (h, w) the model was exported for, from metadata
     input_name: str
