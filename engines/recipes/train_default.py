@@ -50,11 +50,37 @@ def stage_data(recipe: dict, work: Path, jobs: int) -> Path:
     return dataset
 
 
-def stage_train(recipe: dict, work: Path) -> Path:
+def _exit_after_deadline(deadline_s: float):
+    """Callback: end the process at the first epoch end past the deadline.
+
+    It runs after Ultralytics saved last.pt, and exits without Ultralytics'
+    final clean-up (which strips the optimizer), so the run stays resumable.
+    Lets a long training run in bounded jobs: rerun the train stage to resume.
+    """
+    started = time.monotonic()
+
+    def on_fit_epoch_end(trainer) -> None:
+        if time.monotonic() - started > deadline_s and trainer.epoch + 1 < trainer.epochs:
+            print(f"deadline reached after epoch {trainer.epoch + 1}; resumable from last.pt", flush=True)
+            os._exit(3)
+
+    return on_fit_epoch_end
+
+
+def stage_train(recipe: dict, work: Path, deadline_s: float | None = None) -> Path:
     from ultralytics import YOLO
 
+    last = work / "runs" / "default" / "weights" / "last.pt"
+    resuming = last.is_file()
     train = dict(recipe["train"])
-    model = YOLO(train.pop("model"))
+    model = YOLO(str(last) if resuming else train.pop("model"))
+    train.pop("model", None)
+    if deadline_s:
+        model.add_callback("on_fit_epoch_end", _exit_after_deadline(deadline_s))
+    if resuming:
+        print(f"resuming from {last}", flush=True)
+        model.train(resume=True)
+        return work / "runs" / "default" / "weights" / "best.pt"
     model.train(
         data=str(work / "dataset" / "data.yaml"),
         project=str(work / "runs"),
@@ -114,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="where the ONNX model is written")
     parser.add_argument("--stage", choices=["data", "train", "export", "all"], default="all")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--deadline-s", type=float, help="train: stop resumably at the first epoch end past this")
     args = parser.parse_args(argv)
 
     os.environ.setdefault("YOLO_OFFLINE", "1")
@@ -122,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.stage in ("data", "all"):
         stage_data(recipe, args.work, args.jobs)
     if args.stage in ("train", "all"):
-        stage_train(recipe, args.work)
+        stage_train(recipe, args.work, args.deadline_s)
     if args.stage in ("export", "all"):
         stage_export(recipe, args.recipe, args.work, args.out)
     return 0
