@@ -1,1 +1,48 @@
-"""capture stage."""
+"""Capture stage: GStreamer sources -> BGR frames, one newest-frame slot per camera.
+
+    CameraSession      one camera's reconnecting pipeline (session.py)
+    LatestFrameSlot    the one-frame hand-over to the batcher (slot.py)
+    VideoFileReader    every frame of a file, for `jetsentry analyze` (reader.py)
+"""
+
+from jetsentry.capture.backoff import Backoff, RetryDelay
+from jetsentry.capture.elements import choose_decoder, has_element
+from jetsentry.capture.errors import (
+    AuthFailed,
+    CaptureError,
+    ConnectionFailed,
+    DecodeError,
+    ElementMissing,
+    EndOfStream,
+    SourceNotFound,
+)
+from jetsentry.capture.frame import Frame
+from jetsentry.capture.probe import VideoFileInfo, probe_video_file
+from jetsentry.capture.reader import VideoFileReader, iter_video_frames
+from jetsentry.capture.session import CameraSession
+from jetsentry.capture.slot import LatestFrameSlot
+from jetsentry.capture.state import SessionState, SessionStats, StateChange
+
+__all__ = [
+    "AuthFailed",
+    "Backoff",
+    "CameraSession",
+    "CaptureError",
+    "ConnectionFailed",
+    "DecodeError",
+    "ElementMissing",
+    "EndOfStream",
+    "Frame",
+    "LatestFrameSlot",
+    "RetryDelay",
+    "SessionState",
+    "SessionStats",
+    "SourceNotFound",
+    "StateChange",
+    "VideoFileInfo",
+    "VideoFileReader",
+    "choose_decoder",
+    "has_element",
+    "iter_video_frames",
+    "probe_video_file",
+]

@@ -1,0 +1,96 @@
+"""One GStreamer pipeline: parse, play, read bus messages as CaptureErrors, tear down."""
+
+from __future__ import annotations
+
+from jetsentry.capture.errors import CaptureError, ElementMissing, classify_gst_error
+from jetsentry.capture.gst import gst
+
+_WAKE = "jetsentry-wake"
+
+
+class GstPipeline:
+    """A parsed gst-launch description whose last element is `appsink name=sink`.
+
+    Only the owning thread calls play/next_message/close; wake() may be called from any
+    thread to make a pending next_message return early.
+    """
+
+    def __init__(self, description: str, *, source_kind: str, source_name: str) -> None:
+        Gst = gst()
+        from gi.repository import GLib
+
+        self._Gst = Gst
+        self.source_kind = source_kind
+        self.source_name = source_name  # masked: safe for messages
+        try:
+            self.pipeline = Gst.parse_launch(description)
+        except GLib.Error as exc:
+            if "no element" in exc.message:
+                raise ElementMissing(f"GStreamer pipeline cannot be built: {exc.message}") from None
+            raise CaptureError(f"GStreamer pipeline cannot be built: {exc.message}") from None
+        self.bus = self.pipeline.get_bus()
+        self.sink = self.pipeline.get_by_name("sink")
+        if self.sink is None:
+            raise CaptureError("pipeline description has no element named 'sink'")
+        self._mask = Gst.MessageType.ERROR | Gst.MessageType.EOS | Gst.MessageType.APPLICATION
+
+    def element(self, name: str):
+        return self.pipeline.get_by_name(name)
+
+    def play(self) -> None:
+        Gst = self._Gst
+        if self.pipeline.set_state(Gst.State.PLAYING) == Gst.StateChangeReturn.FAILURE:
+            msg = self.bus.pop_filtered(Gst.MessageType.ERROR)
+            if msg is not None:
+                raise self.error_from(msg)
+            raise CaptureError("GStreamer pipeline refused to start")
+
+    def next_message(self, timeout_s: float):
+        """The next ERROR, EOS or wake message, or None after `timeout_s`."""
+        return self.bus.timed_pop_filtered(int(timeout_s * self._Gst.SECOND), self._mask)
+
+    def is_error(self, msg) -> bool:
+        return msg.type == self._Gst.MessageType.ERROR
+
+    def is_eos(self, msg) -> bool:
+        return msg.type == self._Gst.MessageType.EOS
+
+    def error_from(self, msg) -> CaptureError:
+        err, debug = msg.parse_error()
+        code = _code_nick(err)
+        element = msg.src.get_name() if msg.src is not None else "?"
+        return classify_gst_error(
+            err.domain, code, element, err.message, debug, source_kind=self.source_kind, source=self.source_name
+        )
+
+    def wake(self) -> None:
+        Gst = self._Gst
+        self.bus.post(Gst.Message.new_application(None, Gst.Structure.new_empty(_WAKE)))
+
+    def seek_to_start(self) -> bool:
+        Gst = self._Gst
+        return self.pipeline.seek_simple(Gst.Format.TIME, Gst.SeekFlags.FLUSH | Gst.SeekFlags.KEY_UNIT, 0)
+
+    def close(self) -> None:
+        """Stop streaming threads and free the pipeline; blocks until they have stopped."""
+        self.pipeline.set_state(self._Gst.State.NULL)
+
+
+def _code_nick(err) -> str:
+    """The GError code as a GStreamer enum nick ("not-found", "decode", ...)."""
+    Gst = gst()
+    from gi.repository import GLib
+
+    enums = {
+        GLib.quark_to_string(Gst.ResourceError.quark()): Gst.ResourceError,
+        GLib.quark_to_string(Gst.StreamError.quark()): Gst.StreamError,
+        GLib.quark_to_string(Gst.CoreError.quark()): Gst.CoreError,
+        GLib.quark_to_string(Gst.LibraryError.quark()): Gst.LibraryError,
+    }
+    enum = enums.get(err.domain)
+    if enum is None:
+        return str(err.code)
+    try:
+        return enum(err.code).value_nick
+    except ValueError:
+        return str(err.code)

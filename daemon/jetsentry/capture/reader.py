@@ -1,0 +1,97 @@
+"""Every frame of a video file, in order, as fast as it decodes (for `jetsentry analyze`)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from jetsentry.capture.buffers import BgrSampleConverter, CaptureClock
+from jetsentry.capture.errors import CaptureError, DecodeError
+from jetsentry.capture.frame import Frame
+from jetsentry.capture.gst_pipeline import GstPipeline
+from jetsentry.capture.pipeline import OFFLINE_SINK
+from jetsentry.capture.probe import VideoFileInfo, probe_video_file
+from jetsentry.capture.sources import file_plan
+from jetsentry.config.source_uri import SourceUriError, parse_source_uri
+
+# How long one pull waits before the bus is checked for an error.
+_PULL_TIMEOUT_S = 0.1
+# A file that yields nothing for this long is stuck (a broken demuxer), not slow.
+NO_PROGRESS_TIMEOUT_S = 30.0
+
+
+class VideoFileReader:
+    """Decodes a file with appsink drop=false, so no frame is lost (the pipeline waits for us).
+
+    `info` (codec, size, fps, duration) is known after construction.  Iterating raises
+    SourceNotFound / DecodeError; a decode error mid-stream is raised after the frames
+    that decoded before it were yielded.
+    """
+
+    def __init__(
+        self,
+        path_or_uri: str | Path,
+        *,
+        camera_id: str = "file",
+        decoder: str = "auto",
+        wall_clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        try:
+            source = parse_source_uri(str(path_or_uri))
+        except SourceUriError as exc:
+            raise CaptureError(str(exc)) from None
+        if source.kind != "file":
+            raise CaptureError(f"not a video file: {source.masked} (the reader takes file paths or file:// URIs)")
+        self.camera_id = camera_id
+        self.info: VideoFileInfo = probe_video_file(source.path)
+        self._plan = file_plan(self.info, decoder, OFFLINE_SINK)
+        self._wall_clock = wall_clock
+        self._clock = clock
+
+    @property
+    def fps(self) -> float | None:
+        """The file's frame rate, when it declares one."""
+        return self.info.fps
+
+    @property
+    def decoder(self) -> str:
+        return self._plan.decoders[self.info.codec]
+
+    def __iter__(self) -> Iterator[Frame]:
+        return self.frames()
+
+    def frames(self) -> Iterator[Frame]:
+        pipe = GstPipeline(self._plan.description, source_kind="file", source_name=self.info.path)
+        converter = BgrSampleConverter()
+        capture_clock = CaptureClock(self._wall_clock, use_pts=True)
+        sink = pipe.sink
+        seq = 0
+        try:
+            pipe.play()
+            last_progress = self._clock()
+            while True:
+                sample = sink.emit("try-pull-sample", int(_PULL_TIMEOUT_S * 1e9))
+                if sample is not None:
+                    buffer = sample.get_buffer()
+                    image = converter.image(sample)
+                    yield Frame(self.camera_id, seq, image, capture_clock.capture_ts(buffer), self._clock())
+                    seq += 1
+                    last_progress = self._clock()
+                    continue
+                # No sample: finished, failed, or slow to start; the bus says which.
+                msg = pipe.next_message(0)
+                if msg is not None and pipe.is_error(msg):
+                    raise pipe.error_from(msg)
+                if sink.get_property("eos") or (msg is not None and pipe.is_eos(msg)):
+                    return
+                if self._clock() - last_progress > NO_PROGRESS_TIMEOUT_S:
+                    raise DecodeError(f"no frame decoded from {self.info.path} for {NO_PROGRESS_TIMEOUT_S:g} s")
+        finally:
+            pipe.close()
+
+
+def iter_video_frames(path_or_uri: str | Path, *, camera_id: str = "file", decoder: str = "auto") -> Iterator[Frame]:
+    """Every frame of a video file in order; see VideoFileReader (use it for the source fps)."""
+    return iter(VideoFileReader(path_or_uri, camera_id=camera_id, decoder=decoder))

@@ -1,0 +1,379 @@
+"""One camera: a GStreamer pipeline driven by a reconnecting state machine.
+
+    IDLE -> CONNECTING -> STREAMING -> RECOVERING -(backoff)-> CONNECTING ...
+                      \\-> FAILED (retrying cannot help)     STOPPED (stop(), or file EOS + on_eos=stop)
+
+Each session owns one thread that polls its pipeline's bus, so one failing camera
+never blocks another.  Frames are converted and handed to the slot on GStreamer's
+streaming thread (appsink new-sample), never waiting for inference.
+
+Error policy.  Live sources (RTSP, V4L2, CSI, test) retry every failure with
+exponential backoff and full jitter: cameras come back.  File sources go FAILED when
+the file is missing, is not a supported video, or fails to decode: reading the same
+bytes again fails the same way.  A missing GStreamer element or a bad pipeline is a
+configuration problem and goes FAILED for every source kind.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+
+from jetsentry.capture.backoff import Backoff, RetryDelay
+from jetsentry.capture.buffers import BgrSampleConverter, CaptureClock, pts_seconds
+from jetsentry.capture.errors import (
+    CaptureError,
+    ConnectionFailed,
+    DecodeError,
+    ElementMissing,
+    EndOfStream,
+    SourceNotFound,
+)
+from jetsentry.capture.frame import Frame
+from jetsentry.capture.gst import gst
+from jetsentry.capture.gst_pipeline import GstPipeline
+from jetsentry.capture.pipeline import SinkOptions
+from jetsentry.capture.rate import FpsLimiter
+from jetsentry.capture.slot import LatestFrameSlot
+from jetsentry.capture.sources import SourcePlan, plan_source
+from jetsentry.capture.state import TERMINAL_STATES, SessionState, SessionStats, StateChange
+from jetsentry.config.models import CameraConfig, CaptureConfig
+from jetsentry.config.source_uri import parse_source_uri
+
+log = logging.getLogger(__name__)
+
+# How often the session thread wakes to check stall/connect timeouts; bus messages
+# and stop() wake it at once.
+POLL_S = 0.05
+HISTORY_LEN = 256
+_RTP_CODECS = {"H264": "h264", "H265": "h265"}
+
+
+class _RebuildNow(Exception):
+    """Internal: build a fresh pipeline at once (no backoff): a file that cannot seek to loop."""
+
+
+class CameraSession:
+    def __init__(
+        self,
+        camera: CameraConfig,
+        capture: CaptureConfig,
+        slot: LatestFrameSlot,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.camera = camera
+        self._capture = capture
+        self._slot = slot
+        self._source = parse_source_uri(camera.source)
+        self._clock = clock
+        self._Gst = gst()
+        self._backoff = Backoff(capture.backoff_base_s, capture.backoff_cap_s, rng)
+        self._limiter = FpsLimiter(camera.fps_cap)
+        self._converter = BgrSampleConverter()
+        self._capture_clock = CaptureClock(wall_clock, use_pts=self._source.kind == "file")
+        # Files play at their own frame rate (sync=true), as a camera would deliver them;
+        # unpaced they would decode as fast as the CPU allows and starve inference.
+        self._sink = SinkOptions(max_buffers=capture.max_buffers, drop=True, sync=self._source.kind == "file")
+
+        self._cond = threading.Condition()  # guards everything below that two threads touch
+        self._state = SessionState.IDLE
+        self._transitions: deque[StateChange] = deque([StateChange(SessionState.IDLE, clock())], maxlen=HISTORY_LEN)
+        self._retries: deque[RetryDelay] = deque(maxlen=HISTORY_LEN)
+        self._last_error: str | None = None
+        self._pipe: GstPipeline | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+        # Written only by the streaming thread (one per pipeline, pipelines never overlap).
+        self._seq = 0
+        self._decoded = 0
+        self._frames = 0
+        self._dropped_fps = 0
+        self._last_frame_at: float | None = None
+        self._callback_error: CaptureError | None = None
+        self._stream_problem: CaptureError | None = None  # found while rtspsrc chose streams
+        self._rtsp_encoding: str | None = None
+        # Written only by the session thread.
+        self._reconnects = 0
+        self._loops = 0
+        self._rtsp_decoders: dict[str, str] = {}
+        self._file_info = None
+
+    # ---- public API -----------------------------------------------------------------
+
+    @property
+    def camera_id(self) -> str:
+        return self.camera.id
+
+    @property
+    def slot(self) -> LatestFrameSlot:
+        """Where this camera's newest frame waits for the batcher."""
+        return self._slot
+
+    @property
+    def state(self) -> SessionState:
+        with self._cond:
+            return self._state
+
+    @property
+    def last_error(self) -> str | None:
+        with self._cond:
+            return self._last_error
+
+    @property
+    def stats(self) -> SessionStats:
+        with self._cond:
+            return SessionStats(
+                state=self._state,
+                frames=self._frames,
+                decoded=self._decoded,
+                dropped_fps_cap=self._dropped_fps,
+                dropped_slot=self._slot.dropped,
+                reconnects=self._reconnects,
+                loops=self._loops,
+                last_error=self._last_error,
+                transitions=tuple(self._transitions),
+                retries=tuple(self._retries),
+            )
+
+    def start(self) -> None:
+        if self._thread is not None:
+            raise RuntimeError(f"camera {self.camera.id}: session already started")
+        if not self.camera.enabled:
+            self._set_state(SessionState.STOPPED, "camera disabled")
+            return
+        log.info("camera %s: starting capture from %s", self.camera.id, self._source.masked)
+        self._thread = threading.Thread(target=self._run, name=f"capture-{self.camera.id}", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 5.0) -> bool:
+        """Stop capture; True when the session thread ended within `timeout_s`."""
+        self._stop.set()
+        with self._cond:
+            pipe = self._pipe
+        if pipe is not None:
+            pipe.wake()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout_s)
+            if thread.is_alive():
+                log.error("camera %s: capture thread did not stop within %.1f s", self.camera.id, timeout_s)
+                return False
+        with self._cond:
+            if self._state not in TERMINAL_STATES:
+                self._set_state_locked(SessionState.STOPPED, "stopped")
+        return True
+
+    def wait_for_state(self, states: SessionState | Iterable[SessionState], timeout_s: float) -> bool:
+        """Block until the state is one of `states`; False on timeout."""
+        wanted = {states} if isinstance(states, SessionState) else set(states)
+        with self._cond:
+            return self._cond.wait_for(lambda: self._state in wanted, timeout_s)
+
+    # ---- state machine ------------------------------------------------------------
+
+    def _set_state(self, state: SessionState, reason: str = "") -> None:
+        with self._cond:
+            self._set_state_locked(state, reason)
+
+    def _set_state_locked(self, state: SessionState, reason: str) -> None:
+        if state == self._state:
+            return
+        suffix = f" ({reason})" if reason else ""
+        log.info("camera %s: %s -> %s%s", self.camera.id, self._state.name, state.name, suffix)
+        self._state = state
+        self._transitions.append(StateChange(state, self._clock(), reason))
+        self._cond.notify_all()
+
+    def _record_error(self, exc: CaptureError) -> None:
+        message = str(exc)
+        with self._cond:
+            repeated = message == self._last_error
+            self._last_error = message
+        # The first error of a streak is a warning; identical retries would flood the log.
+        log.log(logging.DEBUG if repeated else logging.WARNING, "camera %s: %s", self.camera.id, message)
+
+    def _is_fatal(self, exc: CaptureError) -> bool:
+        if isinstance(exc, ElementMissing) or type(exc) is CaptureError:
+            return True
+        return self._source.kind == "file" and isinstance(exc, (SourceNotFound, DecodeError))
+
+    def _run(self) -> None:
+        attempt = 0
+        try:
+            while not self._stop.is_set():
+                if attempt:
+                    self._reconnects += 1
+                attempt += 1
+                self._set_state(SessionState.CONNECTING)
+                try:
+                    outcome = self._connect_and_stream()
+                except _RebuildNow:
+                    continue
+                except CaptureError as exc:
+                    self._record_error(exc)
+                    if self._is_fatal(exc):
+                        self._set_state(SessionState.FAILED, str(exc))
+                        return
+                    self._set_state(SessionState.RECOVERING, str(exc))
+                    delay = self._backoff.next_delay()
+                    with self._cond:
+                        self._retries.append(delay)
+                    self._stop.wait(delay.delay_s)
+                    continue
+                if outcome == "eos":
+                    self._set_state(SessionState.STOPPED, "end of file")
+                    return
+        except Exception as exc:  # a bug must end this camera only, visibly
+            log.exception("camera %s: capture thread crashed", self.camera.id)
+            with self._cond:
+                self._last_error = f"internal error: {exc!r}"
+            self._set_state(SessionState.FAILED, "internal error")
+            return
+        self._set_state(SessionState.STOPPED, "stopped")
+
+    def _connect_and_stream(self) -> str:
+        """Run one pipeline until stop ("stopped"), file end with on_eos=stop ("eos"), or an error."""
+        try:
+            plan = plan_source(
+                self.camera, self._capture, self._source, self._sink,
+                file_info=self._file_info,
+            )
+        except ValueError as exc:
+            raise CaptureError(f"bad source {self._source.masked}: {exc}") from None
+        self._file_info = plan.file_info
+        self._rtsp_decoders = dict(plan.decoders)
+        pipe = GstPipeline(plan.description, source_kind=plan.kind, source_name=self._source.masked)
+        self._reset_connection()
+        with self._cond:
+            self._pipe = pipe
+        try:
+            self._configure(pipe, plan)
+            if self._stop.is_set():
+                return "stopped"
+            started_at = self._clock()
+            pipe.play()
+            return self._watch(pipe, plan, started_at)
+        finally:
+            with self._cond:
+                self._pipe = None
+            pipe.close()
+
+    def _reset_connection(self) -> None:
+        self._limiter.reset()
+        self._capture_clock.reset()
+        self._last_frame_at = None
+        self._callback_error = None
+        self._stream_problem = None
+        self._rtsp_encoding = None
+
+    def _configure(self, pipe: GstPipeline, plan: SourcePlan) -> None:
+        pipe.sink.connect("new-sample", self._on_new_sample)
+        if plan.kind == "rtsp":
+            src = pipe.element("src")
+            src.connect("select-stream", self._on_select_stream)
+            if plan.credentials is not None and plan.credentials.user:
+                src.set_property("user-id", plan.credentials.user)
+                src.set_property("user-pw", plan.credentials.password or "")
+
+    def _watch(self, pipe: GstPipeline, plan: SourcePlan, started_at: float) -> str:
+        capture = self._capture
+        decoded_at_start = self._decoded
+        streaming = False
+        while True:
+            msg = pipe.next_message(POLL_S)
+            if self._stop.is_set():
+                return "stopped"
+            if msg is not None:
+                if pipe.is_error(msg):
+                    raise self._explain_error(pipe, msg)
+                if pipe.is_eos(msg):
+                    if plan.kind != "file":
+                        raise EndOfStream(f"{plan.kind} source {self._source.masked} ended the stream")
+                    if self.camera.on_eos == "stop":
+                        return "eos"
+                    self._loops += 1
+                    if not pipe.seek_to_start():
+                        raise _RebuildNow()  # e.g. a raw stream that cannot seek: reopen it
+                    self._last_frame_at = self._clock()
+                    continue
+            now = self._clock()
+            if not streaming:
+                if self._decoded > decoded_at_start:
+                    streaming = True
+                    self._backoff.reset()
+                    if self._rtsp_encoding:
+                        codec = _RTP_CODECS[self._rtsp_encoding]
+                        log.info("camera %s: RTSP video is %s, decoded by %s",
+                                 self.camera.id, self._rtsp_encoding, self._rtsp_decoders[codec])
+                    self._set_state(SessionState.STREAMING)
+                elif now - started_at > capture.connect_timeout_s:
+                    raise ConnectionFailed(
+                        f"no frame from {self._source.masked} within connect timeout {capture.connect_timeout_s:g} s"
+                    )
+            else:
+                last = self._last_frame_at
+                if last is not None and now - last > capture.stall_timeout_s:
+                    raise ConnectionFailed(
+                        f"stalled: no frame from {self._source.masked} for {capture.stall_timeout_s:g} s"
+                    )
+
+    def _explain_error(self, pipe: GstPipeline, msg) -> Exception:
+        if self._callback_error is not None and self._callback_error.__cause__ is not None:
+            log.error("camera %s: frame hand-over failed", self.camera.id, exc_info=self._callback_error.__cause__)
+        return self._callback_error or self._stream_problem or pipe.error_from(msg)
+
+    # ---- GStreamer threads --------------------------------------------------------
+
+    def _on_select_stream(self, _src, _num, caps) -> bool:
+        """Set up only the video stream, and only when a branch can decode it."""
+        structure = caps.get_structure(0)
+        if structure.get_string("media") != "video":
+            return False
+        encoding = (structure.get_string("encoding-name") or "").upper()
+        codec = _RTP_CODECS.get(encoding)
+        if codec is None or codec not in self._rtsp_decoders:
+            usable = ", ".join(f"{c.upper()} ({d})" for c, d in self._rtsp_decoders.items())
+            self._stream_problem = DecodeError(
+                f"RTSP video from {self._source.masked} is {encoding or 'of unknown encoding'}; "
+                f"this camera can decode only {usable}"
+            )
+            return False
+        self._rtsp_encoding = encoding
+        return True
+
+    def _on_new_sample(self, sink):
+        Gst = self._Gst
+        try:
+            sample = sink.emit("pull-sample")
+            if sample is None:
+                return Gst.FlowReturn.OK
+            self._last_frame_at = self._clock()
+            self._decoded += 1
+            seq = self._seq  # every decoded frame takes a number, so gaps show drops
+            self._seq += 1
+            buffer = sample.get_buffer()
+            ts = pts_seconds(buffer)
+            if not self._limiter.admit(self._last_frame_at if ts is None else ts):
+                self._dropped_fps += 1
+                return Gst.FlowReturn.OK
+            image = self._converter.image(sample)
+            capture_ts = self._capture_clock.capture_ts(buffer)
+            self._slot.put(Frame(self.camera.id, seq, image, capture_ts, self._clock()))
+            self._frames += 1
+            return Gst.FlowReturn.OK
+        except CaptureError as exc:
+            self._callback_error = exc
+        except Exception as exc:  # never let an exception escape into GStreamer's thread
+            # Not logged here: logging from a GStreamer thread registers a Python thread
+            # object that is never freed.  The session thread reports it.
+            self._callback_error = CaptureError(f"frame hand-over failed: {exc!r}")
+            self._callback_error.__cause__ = exc
+        return Gst.FlowReturn.ERROR
