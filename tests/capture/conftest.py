@@ -30,6 +30,8 @@ def clips(tmp_path_factory) -> SimpleNamespace:
     c = SimpleNamespace(dir=d)
     c.mp4 = videos.make_video(d / "h264.mp4", frames=CLIP_FRAMES, fps=CLIP_FPS)
     c.mkv = videos.make_video(d / "h264.mkv", frames=CLIP_FRAMES, fps=CLIP_FPS)
+    c.mov = videos.make_video(d / "h264.mov", frames=CLIP_FRAMES, fps=CLIP_FPS)
+    c.ts = videos.make_video(d / "h265.ts", codec="h265", frames=CLIP_FRAMES, fps=CLIP_FPS)
     c.h264 = videos.make_video(d / "clip.h264", frames=CLIP_FRAMES, fps=CLIP_FPS)
     c.h265 = videos.make_video(d / "clip.h265", codec="h265", frames=CLIP_FRAMES, fps=CLIP_FPS)
     c.h265_mp4 = videos.make_video(d / "h265.mp4", codec="h265", frames=CLIP_FRAMES, fps=CLIP_FPS)

@@ -17,18 +17,18 @@ LIVE_TAIL = (
 
 def test_mp4_file_uses_qtdemux_parser_and_decoder():
     text = desc.file_description("/v/a.mp4", "video/quicktime", "h264", "avdec_h264", LIVE)
-    assert text.startswith('filesrc location="/v/a.mp4" ! qtdemux ! h264parse ! avdec_h264 ! ')
+    assert text.startswith('filesrc name=src location="/v/a.mp4" ! qtdemux ! h264parse ! avdec_h264 ! ')
     assert text.endswith(LIVE_TAIL)
 
 
 def test_mkv_h265_file_uses_matroskademux():
     text = desc.file_description("/v/a.mkv", "video/x-matroska", "h265", "avdec_h265", LIVE)
-    assert "filesrc location=\"/v/a.mkv\" ! matroskademux ! h265parse ! avdec_h265 ! " in text
+    assert "filesrc name=src location=\"/v/a.mkv\" ! matroskademux ! h265parse ! avdec_h265 ! " in text
 
 
 def test_raw_stream_has_no_demuxer():
     text = desc.file_description("/v/a.h264", "raw", "h264", "avdec_h264", LIVE)
-    assert text.startswith('filesrc location="/v/a.h264" ! h264parse ! avdec_h264 ! ')
+    assert text.startswith('filesrc name=src location="/v/a.h264" ! h264parse ! avdec_h264 ! ')
 
 
 def test_offline_sink_never_drops():
@@ -111,12 +111,12 @@ def test_rtsp_transport_must_be_tcp_or_udp():
 
 
 def test_v4l2_description():
-    assert desc.v4l2_description("/dev/video2", LIVE).startswith('v4l2src device="/dev/video2" ! ')
+    assert desc.v4l2_description("/dev/video2", LIVE).startswith('v4l2src name=src device="/dev/video2" ! ')
 
 
 def test_csi_description_converts_nvmm_frames():
     text = desc.csi_description(1, LIVE)
-    assert text.startswith("nvarguscamerasrc sensor-id=1 ! video/x-raw(memory:NVMM) ! nvvidconv ! ")
+    assert text.startswith("nvarguscamerasrc name=src sensor-id=1 ! video/x-raw(memory:NVMM) ! nvvidconv ! ")
     assert text.endswith(LIVE_TAIL)
 
 
@@ -125,7 +125,7 @@ def test_test_source_description_and_uri_options():
     assert options == {"width": 320, "height": 200, "fps": 12}
     text = desc.test_description("ball", LIVE, **options)
     assert text.startswith(
-        "videotestsrc pattern=ball is-live=true ! video/x-raw,width=320,height=200,framerate=12/1 ! "
+        "videotestsrc name=src pattern=ball is-live=true ! video/x-raw,width=320,height=200,framerate=12/1 ! "
     )
     assert desc.test_source_options("test://smpte") == desc.TEST_DEFAULTS
 

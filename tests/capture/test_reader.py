@@ -12,7 +12,8 @@ from tests.capture.conftest import CLIP_FPS, CLIP_FRAMES, SOLID_BGR
 
 @pytest.mark.parametrize(
     ("clip", "codec"),
-    [("mp4", "h264"), ("mkv", "h264"), ("h264", "h264"), ("h265", "h265"), ("h265_mp4", "h265")],
+    [("mp4", "h264"), ("mkv", "h264"), ("mov", "h264"), ("ts", "h265"), ("h264", "h264"), ("h265", "h265"),
+     ("h265_mp4", "h265")],
 )
 def test_every_frame_in_order(clips, clip, codec):
     reader = VideoFileReader(getattr(clips, clip), camera_id="cam7")

@@ -141,3 +141,14 @@ class _RecordingSlot(LatestFrameSlot):
     def put(self, frame) -> None:
         self._sink.append(frame)
         super().put(frame)
+
+
+def test_missing_usb_camera_is_retried_and_warned_about_once(sessions, caplog):
+    caplog.set_level("DEBUG", logger="jetsentry.capture")
+    s = sessions("v4l2:///dev/video99")
+    s.start()
+    assert wait_until(lambda: len(s.stats.retries) >= 3)
+    assert s.state in (SessionState.RECOVERING, SessionState.CONNECTING)  # it may be plugged in later
+    assert s.last_error.startswith("source not found: v4l2:///dev/video99")
+    warnings = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "/dev/video99" in warnings[0].getMessage()

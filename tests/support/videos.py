@@ -11,7 +11,7 @@ from gi.repository import Gst  # noqa: E402
 
 Gst.init(None)
 
-_MUXERS = {"mp4": "mp4mux", "mov": "qtmux", "mkv": "matroskamux"}
+_MUXERS = {"mp4": "mp4mux", "mov": "qtmux", "mkv": "matroskamux", "ts": "mpegtsmux"}
 
 
 def make_video(
@@ -28,7 +28,7 @@ def make_video(
 ) -> Path:
     """Encode `frames` videotestsrc frames into `path`; the container follows the suffix.
 
-    .mp4/.mov/.mkv are muxed; .h264/.h265 are raw byte-streams.  `color_argb` makes a
+    .mp4/.mov/.mkv/.ts are muxed; .h264/.h265 are raw byte-streams.  `color_argb` makes a
     solid-colour clip (0xAARRGGBB), whose decoded BGR value tests colour handling.
     """
     path = Path(path)

@@ -1,5 +1,7 @@
 """gst-launch descriptions for each source kind (pure string building, no GStreamer calls).
 
+The source element is always named "src" (stable names in error messages, and the
+session sets rtspsrc credentials on it).
 Every description ends in `videoconvert ! video/x-raw,format=BGR ! appsink name=sink`,
 so the session and the offline reader handle all sources the same way.  Credentials
 never appear in a description (they are set as rtspsrc properties), so descriptions
@@ -71,7 +73,7 @@ def file_description(path: str, container: str, codec: str, decoder: str, sink: 
     if container not in DEMUXERS:
         raise ValueError(f"unsupported container {container!r}")
     demuxer = DEMUXERS[container]
-    head = f"filesrc location={quote(path)}"
+    head = f"filesrc name=src location={quote(path)}"
     if demuxer:
         head += f" ! {demuxer}"
     return f"{head} ! {decode_chain(codec, decoder)} ! {appsink_tail(sink)}"
@@ -108,13 +110,13 @@ def rtsp_description(
 
 
 def v4l2_description(device: str, sink: SinkOptions) -> str:
-    return f"v4l2src device={quote(device)} ! {appsink_tail(sink)}"
+    return f"v4l2src name=src device={quote(device)} ! {appsink_tail(sink)}"
 
 
 def csi_description(sensor_id: int, sink: SinkOptions) -> str:
     # Jetson only: Argus delivers NVMM frames; nvvidconv copies them to system memory.
     return (
-        f"nvarguscamerasrc sensor-id={int(sensor_id)} ! video/x-raw(memory:NVMM) ! "
+        f"nvarguscamerasrc name=src sensor-id={int(sensor_id)} ! video/x-raw(memory:NVMM) ! "
         f"nvvidconv ! video/x-raw,format=BGRx ! {appsink_tail(sink)}"
     )
 
@@ -123,7 +125,7 @@ def test_description(pattern: str, sink: SinkOptions, *, width: int, height: int
     if not pattern.replace("-", "").isalnum():
         raise ValueError(f"bad videotestsrc pattern {pattern!r}")
     return (
-        f"videotestsrc pattern={pattern} is-live=true ! "
+        f"videotestsrc name=src pattern={pattern} is-live=true ! "
         f"video/x-raw,width={int(width)},height={int(height)},framerate={int(fps)}/1 ! {appsink_tail(sink)}"
     )
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import threading
 import time
 from collections import deque
@@ -51,6 +52,9 @@ log = logging.getLogger(__name__)
 POLL_S = 0.05
 HISTORY_LEN = 256
 _RTP_CODECS = {"H264": "h264", "H265": "h265"}
+# GStreamer numbers unnamed elements (h264parse0, h264parse1, ...): ignored when
+# deciding whether an error repeats the previous one.
+_ELEMENT_NUMBER = re.compile(r"(?<=[a-z_])\d+(?=:)")
 
 
 class _RebuildNow(Exception):
@@ -105,6 +109,7 @@ class CameraSession:
         self._loops = 0
         self._rtsp_decoders: dict[str, str] = {}
         self._file_info = None
+        self._streak_error: str | None = None  # the error retried since the last STREAMING
 
     # ---- public API -----------------------------------------------------------------
 
@@ -179,26 +184,30 @@ class CameraSession:
 
     # ---- state machine ------------------------------------------------------------
 
-    def _set_state(self, state: SessionState, reason: str = "") -> None:
+    def _set_state(self, state: SessionState, reason: str = "", *, quiet: bool = False) -> None:
         with self._cond:
-            self._set_state_locked(state, reason)
+            self._set_state_locked(state, reason, quiet=quiet)
 
-    def _set_state_locked(self, state: SessionState, reason: str) -> None:
+    def _set_state_locked(self, state: SessionState, reason: str, *, quiet: bool = False) -> None:
         if state == self._state:
             return
         suffix = f" ({reason})" if reason else ""
-        log.info("camera %s: %s -> %s%s", self.camera.id, self._state.name, state.name, suffix)
+        level = logging.DEBUG if quiet else logging.INFO
+        log.log(level, "camera %s: %s -> %s%s", self.camera.id, self._state.name, state.name, suffix)
         self._state = state
         self._transitions.append(StateChange(state, self._clock(), reason))
         self._cond.notify_all()
 
-    def _record_error(self, exc: CaptureError) -> None:
+    def _record_error(self, exc: CaptureError) -> bool:
+        """Store and log the error; True when it repeats the previous one."""
         message = str(exc)
         with self._cond:
-            repeated = message == self._last_error
             self._last_error = message
+        key = _ELEMENT_NUMBER.sub("", message)
+        repeated, self._streak_error = key == self._streak_error, key
         # The first error of a streak is a warning; identical retries would flood the log.
         log.log(logging.DEBUG if repeated else logging.WARNING, "camera %s: %s", self.camera.id, message)
+        return repeated
 
     def _is_fatal(self, exc: CaptureError) -> bool:
         if isinstance(exc, ElementMissing) or type(exc) is CaptureError:
@@ -207,25 +216,26 @@ class CameraSession:
 
     def _run(self) -> None:
         attempt = 0
+        quiet = False  # retrying after the same error again: log transitions at DEBUG
         try:
             while not self._stop.is_set():
                 if attempt:
                     self._reconnects += 1
                 attempt += 1
-                self._set_state(SessionState.CONNECTING)
+                self._set_state(SessionState.CONNECTING, quiet=quiet)
                 try:
                     outcome = self._connect_and_stream()
                 except _RebuildNow:
                     continue
                 except CaptureError as exc:
-                    self._record_error(exc)
+                    quiet = self._record_error(exc)
                     if self._is_fatal(exc):
                         self._set_state(SessionState.FAILED, str(exc))
                         return
-                    self._set_state(SessionState.RECOVERING, str(exc))
                     delay = self._backoff.next_delay()
                     with self._cond:
                         self._retries.append(delay)
+                    self._set_state(SessionState.RECOVERING, f"{exc}; retry in {delay.delay_s:.2f} s", quiet=quiet)
                     self._stop.wait(delay.delay_s)
                     continue
                 if outcome == "eos":
@@ -309,6 +319,7 @@ class CameraSession:
                 if self._decoded > decoded_at_start:
                     streaming = True
                     self._backoff.reset()
+                    self._streak_error = None
                     if self._rtsp_encoding:
                         codec = _RTP_CODECS[self._rtsp_encoding]
                         log.info("camera %s: RTSP video is %s, decoded by %s",
