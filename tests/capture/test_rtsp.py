@@ -137,3 +137,19 @@ def test_h265_camera_with_an_h264_only_decoder_is_a_clear_error(h265_server, ses
     cam.start()
     assert wait_until(lambda: cam.stats.retries != ())
     assert "is H265; this camera can decode only H264 (avdec_h264)" in cam.last_error
+
+
+def test_udp_transport(rtsp_server, sessions):
+    cam = sessions(rtsp_server.url, rtsp=RtspConfig(transport="udp", latency_ms=50))
+    cam.start()
+    assert cam.wait_for_state(R.STREAMING, 15)
+    assert wait_until(cam.slot.has_frame)
+
+
+def test_stop_interrupts_a_long_backoff(sessions):
+    slow = CaptureConfig(backoff_base_s=60, backoff_cap_s=600)
+    cam = sessions(f"rtsp://127.0.0.1:{free_port()}/cam", capture=slow)
+    cam.start()
+    assert cam.wait_for_state(R.RECOVERING, 10)
+    assert cam.stop(timeout_s=2.0)
+    assert cam.state == R.STOPPED

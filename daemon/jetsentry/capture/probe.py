@@ -1,15 +1,15 @@
 """What is inside a video file: container, codec, size, frame rate.
 
 The container comes from GStreamer's typefinders run on the file's first bytes; the
-codec, size and frame rate from prerolling `filesrc ! parsebin` into a fakesink that
-accepts only H.264/H.265.  (GstPbutils' Discoverer was tried first: in GStreamer 1.22
-it sometimes waits out its whole timeout on a truncated MP4.)
+codec, size and frame rate from prerolling `filesrc ! demuxer ! fakesink` (and the
+codec's parser where the demuxer does not say).  GstPbutils' Discoverer and parsebin
+were tried first: in GStreamer 1.22 both sometimes wait out their whole timeout on a
+truncated MP4.
 """
 
 from __future__ import annotations
 
 import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,10 +19,9 @@ from jetsentry.capture.pipeline import DEMUXERS, quote
 
 PROBE_TIMEOUT_S = 10.0
 TYPEFIND_BYTES = 256 * 1024
-_POLL_S = 0.05
-# After a stream we cannot decode shows up, how long to wait for one we can.
-_UNSUPPORTED_GRACE_S = 1.0
 _CODECS = {"video/x-h264": "h264", "video/x-h265": "h265"}
+# Links only H.264/H.265 streams of a demuxer to the probe's fakesink.
+_ACCEPTED = 'capsfilter caps="video/x-h264;video/x-h265"'
 
 
 @dataclass(frozen=True)
@@ -51,13 +50,27 @@ def probe_video_file(path: str, timeout_s: float = PROBE_TIMEOUT_S) -> VideoFile
     """Probe `path`; raises SourceNotFound or DecodeError (not a video, unsupported codec)."""
     check_file(path)
     container = _container_of(path)
-    caps, duration_s = _preroll_video_caps(path, timeout_s)
-    video = caps.get_structure(0)
-    codec = _CODECS[video.get_name()]
-    if container == video.get_name():
+    if container in _CODECS:
+        codec, demuxer = _CODECS[container], None
         container = "raw"
-    elif container not in DEMUXERS:
-        raise DecodeError(f"unsupported container in {path}: {container} (mp4/mov, mkv, mpeg-ts or raw)")
+    elif container in DEMUXERS:
+        codec, demuxer = None, DEMUXERS[container]
+    else:
+        raise DecodeError(f"unsupported container in {path}: {container} (mp4/mov, mkv, mpeg-ts or raw H.264/H.265)")
+    if codec is None:
+        # Stage 1: which codec the demuxer finds.
+        caps, duration_s = _preroll(path, f"{demuxer} name=demux ! {_ACCEPTED}", timeout_s)
+        codec = _CODECS[caps.get_structure(0).get_name()]
+        video = caps.get_structure(0)
+        if video.has_field("width") and video.has_field("framerate"):
+            return _info(path, container, codec, video, duration_s)
+    # Stage 2 (raw streams, or a demuxer that does not state size and rate): the parser does.
+    demux = f"{demuxer} name=demux ! " if demuxer else ""
+    caps, duration_s = _preroll(path, f"{demux}{codec}parse", timeout_s)
+    return _info(path, container, codec, caps.get_structure(0), duration_s)
+
+
+def _info(path: str, container: str, codec: str, video, duration_s: float | None) -> VideoFileInfo:
     ok_w, width = video.get_int("width")
     ok_h, height = video.get_int("height")
     ok_f, num, den = video.get_fraction("framerate")
@@ -73,6 +86,7 @@ def probe_video_file(path: str, timeout_s: float = PROBE_TIMEOUT_S) -> VideoFile
 
 
 def _container_of(path: str) -> str:
+    """The caps name GStreamer's typefinders give the file's first bytes."""
     gst()
     import gi
 
@@ -85,46 +99,38 @@ def _container_of(path: str) -> str:
     if caps is None or caps.is_empty():
         raise DecodeError(f"not a video / cannot decode: {path}: unrecognised data")
     name = caps.get_structure(0).get_name()
-    if not (name.startswith("video/") or name.startswith("application/x-3gp")):
+    if not (name.startswith("video/") or name == "application/x-3gp"):
         raise DecodeError(f"not a video / cannot decode: {path}: looks like {name}")
     return name
 
 
-def _preroll_video_caps(path: str, timeout_s: float):
-    """The parsed caps of the first H.264/H.265 stream, and the duration if known."""
+def _preroll(path: str, middle: str, timeout_s: float):
+    """Preroll `filesrc ! middle ! fakesink`; the sink's caps and the duration if known.
+
+    An explicit demuxer is used, not parsebin: in GStreamer 1.22 parsebin sometimes
+    swallows qtdemux's error on a truncated MP4, and the probe would wait out its timeout.
+    """
     Gst = gst()
-    pipeline = Gst.parse_launch(
-        f'filesrc location={quote(str(path))} ! parsebin name=parse ! capsfilter caps="video/x-h264;video/x-h265" ! '
-        "fakesink name=sink sync=false"
-    )
-    exposed: list[str] = []  # caps names of the streams parsebin found (appended on a streaming thread)
-    pipeline.get_by_name("parse").connect("pad-added", lambda _bin, pad: exposed.append(_caps_name(pad)))
-    bus = pipeline.get_bus()
-    deadline = time.monotonic() + timeout_s
-    other_video_since: float | None = None
+    pipeline = Gst.parse_launch(f"filesrc location={quote(str(path))} ! {middle} ! fakesink name=sink sync=false")
+    exposed: list[str] = []  # caps names of the demuxer's streams (appended on a streaming thread)
+    demux = pipeline.get_by_name("demux")
+    if demux is not None:
+        demux.connect("pad-added", lambda _element, pad: exposed.append(_caps_name(pad)))
     try:
         pipeline.set_state(Gst.State.PAUSED)
         # Poll the bus, not get_state(): an error during preroll can leave get_state waiting.
-        while True:
-            msg = bus.timed_pop_filtered(int(_POLL_S * Gst.SECOND), Gst.MessageType.ERROR | Gst.MessageType.ASYNC_DONE)
-            now = time.monotonic()
-            if msg is not None and msg.type == Gst.MessageType.ASYNC_DONE:
-                break
-            if msg is not None:
-                err, debug = msg.parse_error()
-                if debug and "not-linked" in debug:
-                    raise DecodeError(_unsupported(path, exposed))
-                raise DecodeError(f"not a video / cannot decode: {path}: {err.message}")
-            # A stream we cannot decode never links, so no error comes: stop waiting soon.
-            others = [name for name in exposed if name.startswith("video/") and name not in _CODECS]
-            if others and other_video_since is None:
-                other_video_since = now
-            if other_video_since is not None and now - other_video_since > _UNSUPPORTED_GRACE_S:
+        msg = pipeline.get_bus().timed_pop_filtered(
+            int(timeout_s * Gst.SECOND), Gst.MessageType.ERROR | Gst.MessageType.ASYNC_DONE
+        )
+        if msg is None:
+            raise DecodeError(f"not a video / cannot decode: {path}: no video stream found within {timeout_s:g} s")
+        if msg.type == Gst.MessageType.ERROR:
+            err, debug = msg.parse_error()
+            if debug and "not-linked" in debug:
                 raise DecodeError(_unsupported(path, exposed))
-            if now > deadline:
-                raise DecodeError(f"not a video / cannot decode: {path}: no video stream found within {timeout_s:g} s")
+            raise DecodeError(f"not a video / cannot decode: {path}: {err.message}")
         caps = pipeline.get_by_name("sink").get_static_pad("sink").get_current_caps()
-        if caps is None:
+        if caps is None or caps.get_structure(0).get_name() not in _CODECS:
             raise DecodeError(_unsupported(path, exposed))
         ok, duration = pipeline.query_duration(Gst.Format.TIME)
         return caps, (duration / Gst.SECOND if ok and duration > 0 else None)
