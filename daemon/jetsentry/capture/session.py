@@ -215,17 +215,19 @@ class CameraSession:
         return self._source.kind == "file" and isinstance(exc, (SourceNotFound, DecodeError))
 
     def _run(self) -> None:
-        attempt = 0
+        first = True
+        rebuild = False  # reopening a file to loop it is not a reconnect
         quiet = False  # retrying after the same error again: log transitions at DEBUG
         try:
             while not self._stop.is_set():
-                if attempt:
+                if not first and not rebuild:
                     self._reconnects += 1
-                attempt += 1
+                first = rebuild = False
                 self._set_state(SessionState.CONNECTING, quiet=quiet)
                 try:
                     outcome = self._connect_and_stream()
                 except _RebuildNow:
+                    rebuild = True
                     continue
                 except CaptureError as exc:
                     quiet = self._record_error(exc)
