@@ -171,3 +171,11 @@ def test_source_uri_kinds(uri, kind):
 def test_rtsp_password_masked():
     assert mask_uri("rtsp://admin:hunter2@10.0.0.5:554/s") == "rtsp://admin:***@10.0.0.5:554/s"
     assert mask_uri("rtsp://10.0.0.5/s") == "rtsp://10.0.0.5/s"
+
+
+def test_relative_camera_path_is_relative_to_config_but_uris_are_kept(tmp_path, model_file):
+    data = minimal(model_file)
+    data["cameras"] = [{"id": "a", "source": "clips/a.mp4"}, {"id": "b", "source": "rtsp://h/s"}]
+    cfg = load_config(write_config(tmp_path, data), environ={})
+    assert cfg.cameras[0].source == str(tmp_path / "clips" / "a.mp4")
+    assert cfg.cameras[1].source == "rtsp://h/s"

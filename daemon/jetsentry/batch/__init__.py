@@ -1,1 +1,5 @@
-"""batch stage."""
+"""batch stage: frames from many cameras -> inference batches."""
+
+from jetsentry.batch.batcher import FrameBatcher
+
+__all__ = ["FrameBatcher"]

@@ -95,11 +95,27 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> A
     if not isinstance(data, dict):
         raise ConfigError(str(path), ["<root>: the file must hold a mapping of settings"])
     data = apply_env_overrides(data, os.environ if environ is None else environ)
-    # Relative model paths are relative to the config file, so a config travels with its model.
-    model = data.get("model")
-    if isinstance(model, dict) and isinstance(model.get("path"), str) and not os.path.isabs(model["path"]):
-        model["path"] = str((path.parent / model["path"]).resolve())
+    _resolve_relative_paths(data, path.parent)
     return parse_config(data, str(path))
+
+
+def _resolve_relative_paths(data: dict[str, Any], base: Path) -> None:
+    """Relative file paths (model, plain-path camera sources) are relative to the config
+    file, so a config travels with its model and videos whatever the working directory."""
+
+    def resolve(value: Any) -> Any:
+        if isinstance(value, str) and value and "://" not in value and not os.path.isabs(value):
+            return str((base / value).resolve())
+        return value
+
+    model = data.get("model")
+    if isinstance(model, dict):
+        model["path"] = resolve(model.get("path"))
+    cameras = data.get("cameras")
+    if isinstance(cameras, list):
+        for camera in cameras:
+            if isinstance(camera, dict) and "source" in camera:
+                camera["source"] = resolve(camera["source"])
 
 
 def parse_config(data: dict[str, Any], source: str = "<config>") -> AppConfig:

@@ -1,0 +1,144 @@
+"""`jetsentry analyze`: every frame of a video file through the daemon's stages, as fast as possible."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from jetsentry.capture.errors import CaptureError
+from jetsentry.capture.reader import VideoFileReader
+from jetsentry.config.models import ModelConfig, TrackerConfig
+from jetsentry.pipeline import FrameProcessor, ProcessedFrame
+
+STAGES = ("decode_to_batch", "preprocess", "inference", "postprocess", "tracking", "total")
+
+
+@dataclass
+class AnalyzeSummary:
+    frames: int = 0
+    seconds: float = 0.0
+    detections: int = 0
+    stage_ms: dict[str, list[float]] = field(default_factory=lambda: {s: [] for s in STAGES})
+
+    def add(self, result: ProcessedFrame) -> None:
+        self.frames += 1
+        self.detections += len(result.detections)
+        for stage in STAGES:
+            self.stage_ms[stage].append(result.latency_ms[stage])
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+    def as_dict(self) -> dict:
+        means = {s: round(float(np.mean(v)), 3) if v else 0.0 for s, v in self.stage_ms.items()}
+        return {"frames": self.frames, "seconds": round(self.seconds, 3), "fps": round(self.fps, 2),
+                "detections": self.detections, "mean_ms": means}
+
+
+def analyze_frames(reader: VideoFileReader, processor: FrameProcessor, *, batch: int = 1) -> Iterator[ProcessedFrame]:
+    """Every decoded frame of `reader`, processed in batches of `batch`, in order."""
+    if batch < 1:
+        raise ValueError("batch must be >= 1")
+    pending = []
+    for frame in reader:
+        pending.append(frame)
+        if len(pending) == batch:
+            yield from processor.process(pending)
+            pending = []
+    if pending:
+        yield from processor.process(pending)
+
+
+def build_processor(model_cfg: ModelConfig, tracker_cfg: TrackerConfig | None, *, camera_id: str,
+                    frame_rate: float | None, device_id: str = "analyze") -> FrameProcessor:
+    from jetsentry.infer import Detector
+
+    detector = Detector.from_config(model_cfg)
+    processor = FrameProcessor(detector, device_id=device_id, tracker=tracker_cfg)
+    if frame_rate:
+        processor.set_frame_rate(camera_id, frame_rate)
+    return processor
+
+
+def _settings(args: argparse.Namespace) -> tuple[ModelConfig, TrackerConfig | None]:
+    """Model and tracker settings: from --config if given, then command-line overrides."""
+    model_fields: dict = {}
+    tracker_cfg = TrackerConfig()
+    if args.config is not None:
+        from jetsentry.config import load_config
+
+        cfg = load_config(args.config)
+        model_fields = cfg.model.model_dump()
+        tracker_cfg = cfg.tracker
+    model_fields["path"] = args.model
+    for attr, key in (("input_size", "input_size"), ("conf", "confidence"), ("iou", "iou"), ("backend", "backend")):
+        value = getattr(args, attr)
+        if value is not None:
+            model_fields[key] = value
+    model_cfg = ModelConfig.model_validate(model_fields)
+    return model_cfg, (None if args.no_track or not tracker_cfg.enabled else tracker_cfg)
+
+
+def analyze_main(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from jetsentry.config import ConfigError
+    from jetsentry.config.loader import format_location
+    from jetsentry.infer import BackendUnavailableError, ModelError
+
+    try:
+        model_cfg, tracker_cfg = _settings(args)
+    except ConfigError as exc:
+        print("\n".join(f"error: {exc.source}: {p}" for p in exc.problems), file=sys.stderr)
+        return 2
+    except ValidationError as exc:
+        for err in exc.errors():
+            print(f"error: {format_location(err['loc'])}: {err['msg'].removeprefix('Value error, ')}", file=sys.stderr)
+        return 2
+    if args.batch < 1:
+        print("error: --batch must be >= 1", file=sys.stderr)
+        return 2
+    try:
+        reader = VideoFileReader(args.video, camera_id=args.camera_id, decoder=args.decoder)
+        processor = build_processor(model_cfg, tracker_cfg, camera_id=args.camera_id, frame_rate=reader.fps)
+    except (CaptureError, ModelError, BackendUnavailableError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+    summary = AnalyzeSummary()
+    out = open(args.out, "wb") if args.out else None  # noqa: SIM115 - closed below
+    started = time.perf_counter()
+    status = 0
+    try:
+        for result in analyze_frames(reader, processor, batch=args.batch):
+            summary.add(result)
+            if out is not None:
+                out.write(result.payload + b"\n")
+    except CaptureError as exc:
+        print(f"error: {args.video}: {exc} (after {summary.frames} frames)", file=sys.stderr)
+        status = 1
+    finally:
+        summary.seconds = time.perf_counter() - started
+        if out is not None:
+            out.close()
+    _print_summary(summary, reader, processor)
+    return status
+
+
+def _print_summary(summary: AnalyzeSummary, reader: VideoFileReader, processor: FrameProcessor) -> None:
+    data = summary.as_dict()
+    info = reader.info
+    print(f"video: {info.width}x{info.height} {info.codec}, decoder {reader.decoder}; backend {processor.backend}",
+          file=sys.stderr)
+    print(f"frames: {data['frames']}  time: {data['seconds']:.2f} s  frames/s: {data['fps']:.2f}  "
+          f"detections: {data['detections']}", file=sys.stderr)
+    print("mean ms per frame: " + "  ".join(f"{k} {v:.2f}" for k, v in data["mean_ms"].items()), file=sys.stderr)
+    print(json.dumps(data))

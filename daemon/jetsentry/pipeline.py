@@ -1,0 +1,111 @@
+"""The frame path after capture: batch of frames -> infer -> track -> message.
+
+Shared by the daemon (`service.py`), `jetsentry analyze` and `jetsentry eval`, so
+all three run exactly the same stages.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from jetsentry.capture.frame import Frame
+from jetsentry.config.models import TrackerConfig
+from jetsentry.detections import Detections
+from jetsentry.infer import Detector
+from jetsentry.publish.message import ModelInfo as MessageModelInfo
+from jetsentry.publish.message import build_detections_message
+from jetsentry.track import ByteTracker
+
+DEFAULT_FRAME_RATE = 30.0
+
+
+@dataclass(slots=True)
+class ProcessedFrame:
+    frame: Frame
+    detections: Detections  # track_ids filled when tracking is on
+    latency_ms: dict[str, float]
+    payload: bytes  # the JSON message
+
+
+class FrameProcessor:
+    """Runs one batch of frames (from any cameras) through infer, track and message building.
+
+    One ByteTracker per camera, created on first sight; its lost-track buffer is
+    scaled by the frame rate the camera actually delivers (fps cap or source rate).
+    Not thread-safe: the daemon calls it from its single inference thread.
+    """
+
+    def __init__(
+        self,
+        detector: Detector,
+        *,
+        device_id: str,
+        tracker: TrackerConfig | None,
+        frame_rates: Mapping[str, float] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._detector = detector
+        self._device_id = device_id
+        self._tracker_config = tracker if tracker is not None and tracker.enabled else None
+        self._frame_rates = dict(frame_rates or {})
+        self._trackers: dict[str, ByteTracker] = {}
+        self._clock = clock
+        info = detector.info
+        self._labels = np.asarray(info.class_names, dtype=object)
+        self._model = MessageModelInfo(name=info.name, version=info.version or "", sha256=info.sha256)
+        self.backend = detector.engine.backend
+
+    def set_frame_rate(self, camera_id: str, fps: float) -> None:
+        """Use this rate for a camera's tracker (only before its first frame)."""
+        self._frame_rates[camera_id] = fps
+
+    def _tracker_for(self, camera_id: str) -> ByteTracker:
+        tracker = self._trackers.get(camera_id)
+        if tracker is None:
+            rate = self._frame_rates.get(camera_id) or DEFAULT_FRAME_RATE
+            tracker = self._trackers[camera_id] = ByteTracker(self._tracker_config, frame_rate=rate)
+        return tracker
+
+    def forget_camera(self, camera_id: str) -> None:
+        """Drop a camera's tracks (after a reconnect the scene may have changed)."""
+        self._trackers.pop(camera_id, None)
+
+    def process(self, frames: Sequence[Frame], batch_formed: float | None = None) -> list[ProcessedFrame]:
+        if not frames:
+            return []
+        formed = self._clock() if batch_formed is None else batch_formed
+        detections, times = self._detector.detect([f.image for f in frames])
+        results = []
+        for frame, dets in zip(frames, detections):
+            track_started = self._clock()
+            if self._tracker_config is not None:
+                dets = self._tracker_for(frame.camera_id).update(dets)
+            tracked = self._clock()
+            latency = {
+                "decode_to_batch": max(0.0, (formed - frame.received_monotonic) * 1e3),
+                "preprocess": times.preprocess_ms,
+                "inference": times.inference_ms,
+                "postprocess": times.postprocess_ms,
+                "tracking": (tracked - track_started) * 1e3,
+                "total": max(0.0, (tracked - frame.received_monotonic) * 1e3),
+            }
+            height, width = frame.image.shape[:2]
+            payload = build_detections_message(
+                device_id=self._device_id,
+                camera_id=frame.camera_id,
+                seq=frame.seq,
+                capture_ts=frame.capture_ts,
+                model=self._model,
+                backend=self.backend,
+                width=width,
+                height=height,
+                detections=dets,
+                labels=self._labels,
+                latency_ms=latency,
+            )
+            results.append(ProcessedFrame(frame=frame, detections=dets, latency_ms=latency, payload=payload))
+        return results
