@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from jetsentry.capture.backoff import Backoff
+from jetsentry.backoff import Backoff
 
 
 def test_ceilings_double_up_to_the_cap_and_delays_stay_under_them():

@@ -179,3 +179,15 @@ def test_relative_camera_path_is_relative_to_config_but_uris_are_kept(tmp_path, 
     cfg = load_config(write_config(tmp_path, data), environ={})
     assert cfg.cameras[0].source == str(tmp_path / "clips" / "a.mp4")
     assert cfg.cameras[1].source == "rtsp://h/s"
+
+
+@pytest.mark.parametrize(
+    ("mqtt", "message"),
+    [({"reconnect_min_s": 5, "reconnect_max_s": 1}, "reconnect_max_s must be >= reconnect_min_s"),
+     ({"password": "x"}, "password is set but username is not"),
+     ({"topic_prefix": "a/#"}, "topic_prefix")],
+)
+def test_inconsistent_mqtt_settings(tmp_path, model_file, mqtt, message):
+    with pytest.raises(ConfigError) as info:
+        load_config(write_config(tmp_path, minimal(model_file, mqtt=mqtt)), environ={})
+    assert any(p.startswith("mqtt") and message in p for p in info.value.problems), info.value.problems

@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from jetsentry.publish.backoff import Backoff
+from jetsentry.backoff import Backoff
 
 
 def test_ceiling_doubles_up_to_the_cap_and_delays_are_jittered_below_it():

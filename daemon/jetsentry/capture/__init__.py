@@ -5,7 +5,7 @@
     VideoFileReader    every frame of a file, for `jetsentry analyze` (reader.py)
 """
 
-from jetsentry.capture.backoff import Backoff, RetryDelay
+from jetsentry.backoff import Backoff, RetryDelay
 from jetsentry.capture.elements import choose_decoder, has_element
 from jetsentry.capture.errors import (
     AuthFailed,

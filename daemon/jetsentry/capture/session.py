@@ -24,7 +24,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 
-from jetsentry.capture.backoff import Backoff, RetryDelay
+from jetsentry.backoff import Backoff, RetryDelay
 from jetsentry.capture.buffers import BgrSampleConverter, CaptureClock, pts_seconds
 from jetsentry.capture.errors import (
     CaptureError,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from jetsentry.capture.backoff import RetryDelay
+from jetsentry.backoff import RetryDelay
 
 
 class SessionState(enum.Enum):

@@ -158,6 +158,14 @@ class MqttConfig(StrictModel):
     reconnect_min_s: float = Field(0.5, gt=0, le=60, description="First reconnect delay ceiling.")
     reconnect_max_s: float = Field(30.0, gt=0, le=3600, description="Largest reconnect delay ceiling.")
 
+    @model_validator(mode="after")
+    def _consistent(self) -> "MqttConfig":
+        if self.reconnect_max_s < self.reconnect_min_s:
+            raise ValueError("reconnect_max_s must be >= reconnect_min_s")
+        if self.password is not None and not self.username:
+            raise ValueError("password is set but username is not")
+        return self
+
     @field_validator("topic_prefix")
     @classmethod
     def _prefix(cls, value: str) -> str:

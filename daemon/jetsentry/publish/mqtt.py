@@ -25,7 +25,7 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
 from jetsentry.config.models import MqttConfig
-from jetsentry.publish.backoff import Backoff, RetryDelay
+from jetsentry.backoff import Backoff, RetryDelay
 from jetsentry.publish.outbox import MemoryOutbox, Outbox, OutgoingMessage
 from jetsentry.publish.topics import status_topic
 
