@@ -57,13 +57,24 @@ def test_sample_scene_every_frame_valid_messages_and_summary(tmp_path):
     assert "frames/s" in result.stderr
 
 
-def test_batching_and_no_track_keep_the_same_detections(tmp_path):
+@pytest.fixture(scope="module")
+def short_scene(tmp_path_factory) -> str:
+    from jetsentry.synth.cli import main as synth_main
+
+    out = tmp_path_factory.mktemp("scene")
+    assert synth_main(["--seed", "31", "--out", str(out), "--frames", "30", "--jobs", "1"]) == 0
+    return str(out / "scene_0000" / "video.mp4")
+
+
+def test_batching_and_no_track_keep_the_same_detections(tmp_path, short_scene):
     one, four = tmp_path / "b1.jsonl", tmp_path / "b4.jsonl"
-    clip = str(SAMPLE_VIDEO)
+    clip = short_scene
     assert analyze(clip, "--model", str(DEFAULT_MODEL), "--out", str(one), "--no-track").returncode == 0
     assert analyze(clip, "--model", str(DEFAULT_MODEL), "--out", str(four), "--batch", "4",
                    "--no-track").returncode == 0
-    for a, b in zip(read_messages(one), read_messages(four)):
+    singles, batched = read_messages(one), read_messages(four)
+    assert len(singles) == len(batched) == 30
+    for a, b in zip(singles, batched):
         assert all(d["track_id"] is None for d in a["detections"])
         da, db = as_detections(a), as_detections(b)
         np.testing.assert_array_equal(da.class_ids, db.class_ids)
