@@ -89,7 +89,7 @@ def test_cameras_publish_valid_messages_bad_camera_isolated_rtsp_loss_recovers(
     assert gate[-1]["seq"] > gate_before[-1]["seq"]
     assert not detections_of(sub, "testdev", "broken")
     # Every message is described by the published JSON Schema; the sample scene has objects.
-    for message in gate[:5] + sample:
+    for message in gate + sample:
         jsonschema.validate(message, SCHEMA)
     assert sum(len(m["detections"]) for m in sample) > 0
     assert {d["label"] for m in sample for d in m["detections"]} <= {"car", "person", "bicycle", "dog", "truck"}
@@ -109,7 +109,7 @@ def test_broker_down_at_startup_then_every_message_delivered(tmp_path, mosquitto
         )
         daemon = daemons(config)
         daemon.wait_log("camera sample: CONNECTING -> STREAMING", 30)
-        daemon.wait_log("reconnect", 30)  # it is retrying while the broker is away
+        daemon.wait_log("cannot reach broker", 30)  # it is retrying while the broker is away
         broker.start()
         daemon.wait_log("camera sample: STREAMING -> STOPPED", 60)  # the whole file was processed
         processed = _processed_frames_after_stop(daemon)
