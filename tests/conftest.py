@@ -1,4 +1,4 @@
-"""Root fixtures: a real Mosquitto broker (see tests/support/broker.py)."""
+"""Root fixtures: a real Mosquitto broker and a real RTSP server (see tests/support/)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from tests.support.broker import Broker, MosquittoNotInstalled, find_mosquitto
+from tests.support.rtsp_server import RtspServerProcess
 
 
 @pytest.fixture
@@ -32,3 +33,12 @@ def mosquitto_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Call
 def mosquitto_broker(mosquitto_factory: Callable[..., Broker]) -> Broker:
     """A running anonymous broker on a free loopback port."""
     return mosquitto_factory()
+
+
+@pytest.fixture
+def rtsp_server() -> Iterator[RtspServerProcess]:
+    """A live 320x240 15 fps H.264 RTSP server; kill()/start() restart it on the same port."""
+    server = RtspServerProcess("--fps", "15")
+    server.start()
+    yield server
+    server.stop()

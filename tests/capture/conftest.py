@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -14,7 +13,6 @@ from jetsentry.capture.session import CameraSession
 from jetsentry.capture.slot import LatestFrameSlot
 from jetsentry.config.models import CameraConfig, CaptureConfig
 from tests.support import videos
-from tests.support.rtsp_server import RtspServerProcess
 
 # Solid clip colour as 0xAARRGGBB and the BGR triple it should decode to.
 SOLID_ARGB = 0xFF2080E0
@@ -44,15 +42,6 @@ def clips(tmp_path_factory) -> SimpleNamespace:
     c.text.write_text("this is not a video\n" * 50)
     c.corrupt = videos.corrupt_h264_tail(c.h264, d / "corrupt.h264")
     return c
-
-
-@pytest.fixture
-def rtsp_server():
-    """A live 320x240 15 fps H.264 RTSP server; kill()/start() restart it on the same port."""
-    server = RtspServerProcess("--fps", "15")
-    server.start()
-    yield server
-    server.stop()
 
 
 def wait_until(condition: Callable[[], bool], timeout_s: float = 15.0, poll_s: float = 0.02) -> bool:

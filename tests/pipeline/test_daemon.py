@@ -10,7 +10,6 @@ import pytest
 
 from tests.pipeline.daemon_process import SAMPLE_VIDEO, DaemonProcess, daemon_config
 from tests.support.broker import Subscriber
-from tests.support.rtsp_server import RtspServerProcess
 from tests.support.videos import garbage_file
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "config" / "detections.schema.json").read_text())
@@ -40,16 +39,8 @@ def daemons():
         daemon.kill()
 
 
-@pytest.fixture
-def rtsp_camera():
-    server = RtspServerProcess("--fps", "15", "--width", "320", "--height", "240")
-    server.start()
-    yield server
-    server.stop()
-
-
 def test_cameras_publish_valid_messages_bad_camera_isolated_rtsp_loss_recovers(
-    tmp_path, mosquitto_broker, daemons, rtsp_camera
+    tmp_path, mosquitto_broker, daemons, rtsp_server
 ):
     broken = garbage_file(tmp_path / "broken.mp4")
     config = daemon_config(
@@ -57,7 +48,7 @@ def test_cameras_publish_valid_messages_bad_camera_isolated_rtsp_loss_recovers(
         port=mosquitto_broker.port,
         cameras=[
             {"id": "sample", "source": str(SAMPLE_VIDEO), "fps_cap": 10},
-            {"id": "gate", "source": rtsp_camera.url, "fps_cap": 10},
+            {"id": "gate", "source": rtsp_server.url, "fps_cap": 10},
             {"id": "broken", "source": str(broken)},
         ],
     )
@@ -70,14 +61,14 @@ def test_cameras_publish_valid_messages_bad_camera_isolated_rtsp_loss_recovers(
         assert "FAILED" in daemon.log and str(broken) in daemon.log
 
         # The RTSP camera dies: its messages stop, the file camera keeps going.
-        rtsp_camera.kill()
+        rtsp_server.kill()
         daemon.wait_log("camera gate: STREAMING -> RECOVERING", 20)
         sample_before = len(detections_of(sub, "testdev", "sample"))
         gate_before = detections_of(sub, "testdev", "gate")
         sub.wait_for(count_for("sample", sample_before + 10), 30, "file camera keeps publishing during RTSP loss")
 
         # It comes back: streaming again, and seq continues from where it was.
-        rtsp_camera.start()
+        rtsp_server.start()
         sub.wait_for(count_for("gate", len(gate_before) + 10), 60, "RTSP camera publishes again after restart")
         assert daemon.terminate() == 0
 
