@@ -1,0 +1,90 @@
+"""What one frame costs outside inference: decode, BGR conversion and copy, letterbox; CPU-ms per frame.
+
+Decodes the whole clip with the capture reader (the path `jetsentry analyze` uses:
+demux ! h264parse ! avdec_h264 ! queue ! videoconvert ! BGR appsink, then one copy
+into numpy), as fast as it goes, while sampling per-thread CPU time, then letterboxes
+the decoded frames with the pipeline's Preprocessor.  Reports CPU-milliseconds per
+frame for each thread group, the decode-only frames/s, and letterbox ms per frame.
+These are the costs that compete with ONNX Runtime for the same cores.
+
+    python bench/bench_decode.py [--clip VIDEO] [--repeat 3] [--name NAME]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from common import CpuMonitor, bench_arguments, chosen_clip, stats_ms, wait_for_quiet, write_result
+from thread_cpu import ThreadCpuSampler
+
+
+def decode_once(clip: Path) -> tuple[int, float, dict[str, float], list[np.ndarray]]:
+    """frames, seconds, CPU-seconds per thread group, and every 30th image (for letterboxing)."""
+    from jetsentry.capture.reader import VideoFileReader
+
+    reader = VideoFileReader(clip)
+    kept = []
+    sampler = ThreadCpuSampler(os.getpid(), interval_s=0.2).start()
+    started = time.perf_counter()
+    frames = 0
+    for frame in reader:
+        if frames % 30 == 0:
+            kept.append(frame.image)
+        frames += 1
+    seconds = time.perf_counter() - started
+    return frames, seconds, sampler.stop(), kept
+
+
+def letterbox_ms(images: list[np.ndarray], runs: int = 200) -> np.ndarray:
+    from jetsentry.infer.model_info import ModelInfo
+    from jetsentry.infer.preprocess import Preprocessor
+    from common import COCO_MODEL, DEFAULT_MODEL
+
+    model = COCO_MODEL if COCO_MODEL.is_file() else DEFAULT_MODEL
+    preprocess = Preprocessor(ModelInfo.from_onnx(model), 640)
+    times = np.empty(runs)
+    for i in range(runs):
+        image = images[i % len(images)]
+        start = time.perf_counter()
+        preprocess([image])
+        times[i] = time.perf_counter() - start
+    return times * 1e3
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    bench_arguments(parser, "decode_1080p", model=False)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    clip = chosen_clip(args)
+
+    runs, loads = [], []
+    images: list[np.ndarray] = []
+    for _ in range(args.repeat):
+        if not args.no_wait:
+            wait_for_quiet()
+        with CpuMonitor() as monitor:
+            frames, seconds, threads, images = decode_once(clip)
+        loads.append(monitor.record)
+        per_frame = {name: round(cpu / frames * 1e3, 2) for name, cpu in threads.items()}
+        runs.append({"frames": frames, "seconds": round(seconds, 3), "fps": round(frames / seconds, 1),
+                     "cpu_ms_per_frame": per_frame, "cpu_ms_per_frame_total": round(sum(per_frame.values()), 2)})
+        print(f"decode {clip.name}: {frames} frames in {seconds:.2f} s = {frames / seconds:.1f} frames/s; CPU ms per "
+              f"frame {runs[-1]['cpu_ms_per_frame_total']:.2f} ("
+              + ", ".join(f"{k} {v:.2f}" for k, v in per_frame.items())
+              + f"); foreign load {monitor.record['foreign_cores']:.2f} cores", flush=True)
+    best = min(runs, key=lambda run: run["cpu_ms_per_frame_total"])
+    letterbox = stats_ms(letterbox_ms(images))
+    print(f"bench_decode {clip.name}: decode + BGR + copy {best['cpu_ms_per_frame_total']:.2f} CPU-ms per frame "
+          f"(least of {args.repeat}); letterbox to 640 {letterbox['p50']:.2f} ms per frame (p50, one thread)",
+          flush=True)
+    write_result(args.name, {"clip": clip.name, "runs": runs, "letterbox_ms": letterbox}, load=loads)
+
+
+if __name__ == "__main__":
+    main()
