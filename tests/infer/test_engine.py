@@ -92,3 +92,11 @@ def test_backend_whose_sdk_is_missing(make_model, simple_head, monkeypatch):
     cfg = ModelConfig(path=make_model(simple_head)).model_copy(update={"backend": "tensorrt"})
     with pytest.raises(BackendUnavailableError, match="'tensorrt' cannot be loaded on this machine"):
         create_engine(cfg)
+
+
+def test_intra_op_threads_do_not_spin_wait(make_model, simple_head):
+    # Spinning threads would take CPU from capture's decoders between inferences.
+    engine = OnnxRuntimeEngine(make_model(simple_head), threads=2)
+    options = engine._session.get_session_options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert options.intra_op_num_threads == 2
