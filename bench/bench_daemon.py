@@ -10,7 +10,7 @@ the two (this host's speed drifts over minutes); the median ratio is the result.
 Also records per-camera counts, per-stage latency and where the daemon spent its CPU
 (per thread group).
 
-    python bench/bench_daemon.py [--cameras 4] [--clip-fps 30] [--warmup 20] [--window 40] [--repeat 2]
+    python bench/bench_daemon.py [--cameras 4] [--clip-fps 30] [--warmup 20] [--window 40] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def main() -> None:
     parser.add_argument("--max-batch", type=int, default=4, help="batching.max_batch (the daemon's default: 4)")
     parser.add_argument("--warmup", type=float, default=20.0, help="seconds after the first message, not counted")
     parser.add_argument("--window", type=float, default=40.0, help="seconds counted per daemon run")
-    parser.add_argument("--repeat", type=int, default=2, help="daemon runs, each between two raw engine runs")
+    parser.add_argument("--repeat", type=int, default=3, help="daemon runs, each between two raw engine runs")
     parser.add_argument("--raw-frames", type=int, default=60, help="frames timed per raw engine run")
     args = parser.parse_args()
 

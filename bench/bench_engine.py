@@ -146,7 +146,7 @@ def bracketed_by_raw(model: Path, tensor: np.ndarray, raw_frames: int, repeat: i
         print(f"{label} run {index + 1}: {describe(run)} = {run['ratio']:.3f} x raw {run['raw_fps_around']:.2f}; "
               f"foreign load {run['load']['foreign_cores']:.2f} cores", flush=True)
     ratios = [run["ratio"] for run in runs]
-    median_run = runs[int(np.argsort(ratios)[len(ratios) // 2])]
+    median_run = runs[int(np.argsort(ratios)[(len(ratios) - 1) // 2])]  # the lower middle of an even count
     ratio = median_run["ratio"]
     verdict = f"; target >= {TARGET_RATIO}: {'met' if ratio >= TARGET_RATIO else 'NOT met'}" if judge else ""
     print(f"{label}: {fps_of(median_run):.2f} frames/s = {ratio:.3f} x raw ONNX Runtime "

@@ -334,6 +334,21 @@ def command_line() -> str:
     return " ".join(["python", script_text, *sys.argv[1:]])
 
 
+# A timed section in which other processes used more than this many cores is disturbed.
+DISTURBED_CORES = 0.1
+
+
+def load_sections(load: object) -> list[dict]:
+    """Every CpuMonitor record found in a result's load (nested dicts and lists)."""
+    if isinstance(load, dict) and "foreign_cores" in load:
+        return [load]
+    if isinstance(load, dict):
+        return [section for value in load.values() for section in load_sections(value)]
+    if isinstance(load, list):
+        return [section for value in load for section in load_sections(value)]
+    return []
+
+
 def _plain(value: object) -> object:
     """numpy scalars (float64, bool_) as the Python values json knows."""
     if isinstance(value, np.generic):
@@ -353,6 +368,11 @@ def write_result(name: str, result: dict, *, load: dict | None = None) -> Path:
         "load": load,
         "result": result,
     }
+    foreign = [s["foreign_cores"] for s in load_sections(load) if s["foreign_cores"] is not None]
+    record["disturbed"] = bool(foreign) and max(foreign) > DISTURBED_CORES
+    if record["disturbed"]:
+        print(f"WARNING: other processes used up to {max(foreign):.2f} cores during a timed section: "
+              "this result is disturbed, rerun it on a quiet machine", flush=True)
     path = RESULTS_DIR / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}.json"
     path.write_text(json.dumps(record, indent=2, default=_plain) + "\n")
     print(f"wrote {path.relative_to(REPO)}", flush=True)

@@ -1,14 +1,14 @@
 """A copy of the jetsentry package with candidate frame-path fixes applied, for experiments.
 
-    python bench/patched_copy.py OUT_DIR nospin [videorate=4]
+    python bench/patched_copy.py OUT_DIR [spin] [videorate=4]
 
 Writes OUT_DIR/jetsentry (a copy of daemon/jetsentry with the patches) and prints OUT_DIR;
 run a benchmark against it with PYTHONPATH=OUT_DIR (result files record where jetsentry
 was imported from).  The checkout itself is never changed.  Patches:
 
-  nospin       infer/onnx_engine.py: session.intra_op.allow_spinning=0, so ONNX Runtime's
-               idle intra-op workers sleep instead of busy-waiting for the next parallel
-               section (they spin on cores the capture threads need).
+  spin         infer/onnx_engine.py: session.intra_op.allow_spinning=1, ONNX Runtime's
+               default, which the engine turns off (commit 60db82f): idle intra-op workers
+               busy-wait for the next parallel section, on cores capture needs.
   videorate=N  capture/pipeline.py: `videorate drop-only=true max-rate=N` ahead of the
                BGR conversion, so frames beyond N per second per camera are dropped
                before they are converted (today fps_cap drops them after conversion).
@@ -30,10 +30,9 @@ def _replace_once(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new))
 
 
-def patch_nospin(package: Path) -> None:
-    anchor = "        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL\n"
-    _replace_once(package / "infer" / "onnx_engine.py", anchor,
-                  anchor + '        options.add_session_config_entry("session.intra_op.allow_spinning", "0")\n')
+def patch_spin(package: Path) -> None:
+    _replace_once(package / "infer" / "onnx_engine.py", '"session.intra_op.allow_spinning", "0"',
+                  '"session.intra_op.allow_spinning", "1"')
 
 
 def patch_videorate(package: Path, max_rate: int) -> None:
@@ -45,7 +44,7 @@ def patch_videorate(package: Path, max_rate: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path)
-    parser.add_argument("patches", nargs="+", help="nospin, videorate=N")
+    parser.add_argument("patches", nargs="+", help="spin, videorate=N")
     args = parser.parse_args()
     target = args.out / "jetsentry"
     if target.exists():
@@ -53,12 +52,12 @@ def main() -> None:
     shutil.copytree(PACKAGE, target, ignore=shutil.ignore_patterns("__pycache__"))
     for patch in args.patches:
         name, _, value = patch.partition("=")
-        if name == "nospin":
-            patch_nospin(target)
+        if name == "spin":
+            patch_spin(target)
         elif name == "videorate" and value.isdigit():
             patch_videorate(target, int(value))
         else:
-            raise SystemExit(f"unknown patch {patch!r} (nospin, videorate=N)")
+            raise SystemExit(f"unknown patch {patch!r} (spin, videorate=N)")
     print(args.out)
 
 

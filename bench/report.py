@@ -14,6 +14,8 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+from common import load_sections
+
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -27,19 +29,7 @@ def _ms(stats: dict) -> str:
 
 def _load_text(load: object) -> str:
     """Load average before and foreign cores (max over the timed sections)."""
-    sections: list[dict] = []
-
-    def collect(value: object) -> None:
-        if isinstance(value, dict) and "foreign_cores" in value:
-            sections.append(value)
-        elif isinstance(value, dict):
-            for item in value.values():
-                collect(item)
-        elif isinstance(value, list):
-            for item in value:
-                collect(item)
-
-    collect(load)
+    sections = load_sections(load)
     if not sections:
         return "-"
     load1 = [s["loadavg_before"][0] for s in sections]
@@ -170,7 +160,7 @@ RENDERERS: dict[str, Callable[[dict], list[tuple[str, str]]]] = {
 
 def render(path: Path) -> str:
     record = json.loads(path.read_text())
-    kind = next((k for k in RENDERERS if record["bench"].startswith(k)), None)
+    kind = next((k for k in RENDERERS if record["bench"].removeprefix("exp_").startswith(k)), None)
     rows = RENDERERS[kind](record["result"]) if kind else [("result", "`" + json.dumps(record["result"])[:200] + "`")]
     machine = record["machine"]
     rows += [
@@ -181,6 +171,8 @@ def render(path: Path) -> str:
     ]
     if record.get("note"):
         rows.append(("note", record["note"]))
+    if record.get("disturbed"):
+        rows.append(("**disturbed**", "other processes used the cores during a timed section: not a clean result"))
     lines = [f"`bench/results/{path.name}`", "", "| | |", "|---|---|"]
     lines += [f"| {key} | {value} |" for key, value in rows]
     return "\n".join(lines) + "\n"

@@ -5,8 +5,9 @@
 #
 #   --memory            also run the long RSS run (warm-up minute + N minutes, 11 by default)
 #   --memory-minutes N  measured minutes of the RSS run (default 10; >= 2)
-#   --experiments       also measure candidate fixes on a patched copy of the package
-#                       (bench/patched_copy.py; the checkout is not changed), ~20 min
+#   --experiments       also measure variants on patched copies of the package (spinning
+#                       ONNX Runtime threads, videorate before conversion; bench/patched_copy.py;
+#                       the checkout is not changed), ~20 min
 #   --no-wait           do not wait for an idle machine before each measurement
 #
 # A benchmark that cannot run here (no COCO model, no Ultralytics) exits 77 and is
@@ -24,7 +25,7 @@ while [ $# -gt 0 ]; do
     --experiments) experiments=1 ;;
     --memory-minutes) memory_minutes="$2"; shift ;;
     --no-wait) wait_flag=(--no-wait) ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) echo "unknown option: $1" >&2; exit 2 ;;
   esac
   shift
@@ -50,7 +51,7 @@ bench bench/bench_engine.py --model engines/models/jetsentry-default.onnx --clip
   --name engine_default_sample "${wait_flag[@]}"
 bench bench/bench_analyze.py "${wait_flag[@]}"
 bench bench/bench_analyze.py --model engines/models/jetsentry-default.onnx --clip engines/samples/sample-scene.mp4 \
-  --name analyze_default_sample "${wait_flag[@]}"
+  --name analyze_default_sample --repeat 7 --raw-frames 150 "${wait_flag[@]}"
 bench bench/bench_daemon.py "${wait_flag[@]}"
 # Diagnostic: the same with 5 fps cameras (decode load a sixth), to separate decode cost from the rest.
 bench bench/bench_daemon.py --clip-fps 5 --name daemon_coco_4cam_5fps "${wait_flag[@]}"
@@ -60,19 +61,16 @@ bench bench/bench_latency.py --source test "${wait_flag[@]}"
 if [ "$experiments" = 1 ]; then
   work=$(mktemp -d)
   trap 'rm -rf "$work"' EXIT
-  "$PY" bench/patched_copy.py "$work/nospin" nospin >/dev/null
+  "$PY" bench/patched_copy.py "$work/spin" spin >/dev/null
   "$PY" bench/patched_copy.py "$work/videorate" videorate=4 >/dev/null
-  "$PY" bench/patched_copy.py "$work/nospin_videorate" nospin videorate=4 >/dev/null
   note="experiment (bench/patched_copy.py)"
-  PYTHONPATH="$work/nospin" BENCH_NOTE="$note: nospin" \
-    bench bench/bench_analyze.py --repeat 5 --name exp_analyze_coco_1080p_nospin "${wait_flag[@]}"
-  PYTHONPATH="$work/nospin" BENCH_NOTE="$note: nospin" \
-    bench bench/bench_daemon.py --name exp_daemon_coco_4cam_nospin "${wait_flag[@]}"
+  PYTHONPATH="$work/spin" BENCH_NOTE="$note: spin" \
+    bench bench/bench_analyze.py --repeat 5 --name exp_analyze_coco_1080p_spin "${wait_flag[@]}"
+  PYTHONPATH="$work/spin" BENCH_NOTE="$note: spin" \
+    bench bench/bench_daemon.py --name exp_daemon_coco_4cam_spin "${wait_flag[@]}"
   bench bench/bench_daemon.py --fps-cap 4 --name daemon_coco_4cam_cap4 "${wait_flag[@]}"
   PYTHONPATH="$work/videorate" BENCH_NOTE="$note: videorate=4" \
     bench bench/bench_daemon.py --fps-cap 4 --name exp_daemon_coco_4cam_cap4_videorate "${wait_flag[@]}"
-  PYTHONPATH="$work/nospin_videorate" BENCH_NOTE="$note: nospin videorate=4" \
-    bench bench/bench_daemon.py --fps-cap 4 --name exp_daemon_coco_4cam_cap4_nospin_videorate "${wait_flag[@]}"
 fi
 if [ "$memory" = 1 ]; then
   bench bench/bench_memory.py --minutes "$memory_minutes"
