@@ -93,7 +93,7 @@ class FrameProcessor:
                 "tracking": (tracked - track_started) * 1e3,
                 "total": max(0.0, (tracked - frame.received_monotonic) * 1e3),
             }
-            height, width = frame.image.shape[:2]
+            height, width = frame.height, frame.width
             payload = build_detections_message(
                 device_id=self._device_id,
                 camera_id=frame.camera_id,

@@ -1,4 +1,4 @@
-"""Capture stage: GStreamer sources -> BGR frames, one newest-frame slot per camera.
+"""Capture stage: GStreamer sources -> YUV frames (BGR on demand), one newest-frame slot per camera.
 
     CameraSession      one camera's reconnecting pipeline (session.py)
     LatestFrameSlot    the one-frame hand-over to the batcher (slot.py)

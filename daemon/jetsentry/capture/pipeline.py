@@ -2,8 +2,10 @@
 
 The source element is always named "src" (stable names in error messages, and the
 session sets rtspsrc credentials on it).
-Every description ends in `videoconvert ! video/x-raw,format=BGR ! appsink name=sink`,
-so the session and the offline reader handle all sources the same way.  Credentials
+Every description ends in `videoconvert ! video/x-raw,format={I420,NV12} ! appsink
+name=sink`, so the session and the offline reader handle all sources the same way.
+Decoders already output I420 or NV12, which videoconvert passes through untouched; the
+conversion to BGR happens later, only for frames that are used (capture/frame.py).  Credentials
 never appear in a description (they are set as rtspsrc properties), so descriptions
 are safe to log.
 """
@@ -48,9 +50,8 @@ def quote(value: str) -> str:
 
 
 def appsink_tail(sink: SinkOptions) -> str:
-    # The queue lets colour conversion run on another core than decoding.
     return (
-        "queue max-size-buffers=2 max-size-bytes=0 max-size-time=0 ! videoconvert ! video/x-raw,format=BGR ! "
+        "videoconvert ! video/x-raw,format={I420,NV12} ! "
         f"appsink name=sink emit-signals=true drop={_bool(sink.drop)} "
         f"max-buffers={sink.max_buffers} sync={_bool(sink.sync)}"
     )
@@ -58,9 +59,9 @@ def appsink_tail(sink: SinkOptions) -> str:
 
 def decoder_chain(decoder: str) -> str:
     """decoder [! nvvidconv]: Jetson decoders output NVMM memory, which must be copied to
-    system memory before videoconvert."""
+    system memory before the appsink."""
     if outputs_nvmm(decoder):
-        return f"{decoder} ! nvvidconv ! video/x-raw,format=BGRx"
+        return f"{decoder} ! nvvidconv ! video/x-raw,format=I420"
     return decoder
 
 
@@ -117,7 +118,7 @@ def csi_description(sensor_id: int, sink: SinkOptions) -> str:
     # Jetson only: Argus delivers NVMM frames; nvvidconv copies them to system memory.
     return (
         f"nvarguscamerasrc name=src sensor-id={int(sensor_id)} ! video/x-raw(memory:NVMM) ! "
-        f"nvvidconv ! video/x-raw,format=BGRx ! {appsink_tail(sink)}"
+        f"nvvidconv ! video/x-raw,format=I420 ! {appsink_tail(sink)}"
     )
 
 

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from jetsentry.capture.buffers import BgrSampleConverter, CaptureClock
+from jetsentry.capture.buffers import CaptureClock, YuvSampleReader
 from jetsentry.capture.errors import CaptureError, DecodeError
 from jetsentry.capture.frame import Frame
 from jetsentry.capture.gst_pipeline import GstPipeline
@@ -64,7 +64,7 @@ class VideoFileReader:
 
     def frames(self) -> Iterator[Frame]:
         pipe = GstPipeline(self._plan.description, source_kind="file", source_name=self.info.path)
-        converter = BgrSampleConverter()
+        pictures = YuvSampleReader()
         capture_clock = CaptureClock(self._wall_clock, use_pts=True)
         sink = pipe.sink
         seq = 0
@@ -75,8 +75,8 @@ class VideoFileReader:
                 sample = sink.emit("try-pull-sample", int(_PULL_TIMEOUT_S * 1e9))
                 if sample is not None:
                     buffer = sample.get_buffer()
-                    image = converter.image(sample)
-                    yield Frame(self.camera_id, seq, image, capture_clock.capture_ts(buffer), self._clock())
+                    picture = pictures.picture(sample)
+                    yield Frame(self.camera_id, seq, picture, capture_clock.capture_ts(buffer), self._clock())
                     seq += 1
                     last_progress = self._clock()
                     continue

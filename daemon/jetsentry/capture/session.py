@@ -25,7 +25,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 
 from jetsentry.backoff import Backoff, RetryDelay
-from jetsentry.capture.buffers import BgrSampleConverter, CaptureClock, pts_seconds
+from jetsentry.capture.buffers import CaptureClock, YuvSampleReader, pts_seconds
 from jetsentry.capture.errors import (
     CaptureError,
     ConnectionFailed,
@@ -80,7 +80,7 @@ class CameraSession:
         self._Gst = gst()
         self._backoff = Backoff(capture.backoff_base_s, capture.backoff_cap_s, rng)
         self._limiter = FpsLimiter(camera.fps_cap)
-        self._converter = BgrSampleConverter()
+        self._pictures = YuvSampleReader()
         self._capture_clock = CaptureClock(wall_clock, use_pts=self._source.kind == "file")
         # Files play at their own frame rate (sync=true), as a camera would deliver them;
         # unpaced they would decode as fast as the CPU allows and starve inference.
@@ -377,9 +377,9 @@ class CameraSession:
             if not self._limiter.admit(self._last_frame_at if ts is None else ts):
                 self._dropped_fps += 1
                 return Gst.FlowReturn.OK
-            image = self._converter.image(sample)
+            picture = self._pictures.picture(sample)
             capture_ts = self._capture_clock.capture_ts(buffer)
-            self._slot.put(Frame(self.camera.id, seq, image, capture_ts, self._clock()))
+            self._slot.put(Frame(self.camera.id, seq, picture, capture_ts, self._clock()))
             self._frames += 1
             return Gst.FlowReturn.OK
         except CaptureError as exc:
