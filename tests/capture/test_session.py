@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from jetsentry.capture.session import CameraSession
+from jetsentry.config.models import CaptureConfig
 from jetsentry.capture.slot import LatestFrameSlot
 from jetsentry.capture.state import SessionState
 from tests.capture.conftest import CLIP_FRAMES, wait_until
@@ -152,3 +153,32 @@ def test_missing_usb_camera_is_retried_and_warned_about_once(sessions, caplog):
     assert s.last_error.startswith("source not found: v4l2:///dev/video99")
     warnings = [r for r in caplog.records if r.levelname == "WARNING"]
     assert len(warnings) == 1 and "/dev/video99" in warnings[0].getMessage()
+
+
+def test_file_not_realtime_hands_over_every_frame_to_a_slow_consumer(sessions, clips):
+    s = sessions(str(clips.mp4), on_eos="stop", realtime=False)
+    s.start()
+    taken = []
+    while len(taken) < CLIP_FRAMES and s.state != SessionState.FAILED:
+        frame = s.slot.take()
+        if frame is None:
+            s.slot.ready.wait(0.05)
+            s.slot.ready.clear()
+            continue
+        taken.append(frame.seq)
+        threading.Event().wait(0.02)  # slower than decoding: capture must wait, not drop
+    assert taken == list(range(CLIP_FRAMES))
+    assert s.wait_for_state(SessionState.STOPPED, 10)
+    assert s.stats.dropped_slot == 0 and s.slot.dropped == 0
+
+
+def test_file_not_realtime_stops_while_waiting_for_the_consumer(sessions, clips):
+    quick_stall = CaptureConfig(backoff_base_s=0.1, backoff_cap_s=0.8, stall_timeout_s=0.3, connect_timeout_s=5.0)
+    s = sessions(str(clips.mp4), on_eos="loop", realtime=False, capture=quick_stall)
+    s.start()
+    assert wait_until(lambda: s.slot.has_frame())
+    threading.Event().wait(1.0)  # nobody takes: the streaming thread is blocked in the hand-over
+    assert SessionState.RECOVERING not in states(s)  # waiting for the consumer is not a stall
+    assert s.state == SessionState.STREAMING
+    assert s.stop(3)
+    assert s.state == SessionState.STOPPED

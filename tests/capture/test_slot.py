@@ -66,3 +66,30 @@ def test_concurrent_producer_and_consumer_lose_nothing_uncounted():
     consumer.join()
     assert taken == sorted(taken)  # newest-wins never goes backwards
     assert len(taken) + slot.dropped == total
+
+
+def test_put_when_taken_waits_for_the_consumer_and_never_drops():
+    slot = LatestFrameSlot()
+    cancel = threading.Event()
+    assert slot.put_when_taken(frame(0), cancel)  # empty slot: at once
+    second_put = threading.Thread(target=slot.put_when_taken, args=(frame(1), cancel))
+    second_put.start()
+    second_put.join(0.3)
+    assert second_put.is_alive()  # frame 0 not taken yet: the producer waits
+    assert slot.take().seq == 0
+    second_put.join(2)
+    assert not second_put.is_alive()
+    assert slot.take().seq == 1 and slot.dropped == 0 and slot.put_count == 2
+
+
+def test_put_when_taken_gives_up_when_cancelled():
+    slot = LatestFrameSlot()
+    cancel = threading.Event()
+    slot.put(frame(0))
+    result = []
+    waiter = threading.Thread(target=lambda: result.append(slot.put_when_taken(frame(1), cancel, poll_s=0.02)))
+    waiter.start()
+    cancel.set()
+    waiter.join(2)
+    assert result == [False]
+    assert slot.take().seq == 0 and slot.take() is None  # frame 1 was not put

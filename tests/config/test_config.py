@@ -191,3 +191,13 @@ def test_inconsistent_mqtt_settings(tmp_path, model_file, mqtt, message):
     with pytest.raises(ConfigError) as info:
         load_config(write_config(tmp_path, minimal(model_file, mqtt=mqtt)), environ={})
     assert any(p.startswith("mqtt") and message in p for p in info.value.problems), info.value.problems
+
+
+def test_realtime_false_is_only_for_files(tmp_path, model_file):
+    data = minimal(model_file)
+    data["cameras"] = [{"id": "a", "source": "rtsp://h/s", "realtime": False}]
+    with pytest.raises(ConfigError) as info:
+        load_config(write_config(tmp_path, data), environ={})
+    assert "cameras[0]: realtime: false applies only to video files" in "\n".join(info.value.problems)
+    data["cameras"] = [{"id": "a", "source": "clips/a.mp4", "realtime": False}]
+    assert load_config(write_config(tmp_path, data), environ={}).cameras[0].realtime is False

@@ -8,6 +8,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from jetsentry.capture import VideoFileReader
 from tests.pipeline.daemon_process import SAMPLE_VIDEO, DaemonProcess, daemon_config
 from tests.support.broker import Subscriber
 from tests.support.videos import garbage_file
@@ -108,6 +109,29 @@ def test_broker_down_at_startup_then_every_message_delivered(tmp_path, mosquitto
     seqs = [json.loads(m.payload)["seq"] for m in messages if m.topic.endswith("/sample/detections")]
     # At-least-once: every processed frame's message arrived (duplicates allowed), from the first.
     assert len(set(seqs)) == processed and min(seqs) == 0
+
+
+def test_recording_not_realtime_publishes_every_frame_once(tmp_path, mosquitto_broker, daemons):
+    frames = sum(1 for _ in VideoFileReader(SAMPLE_VIDEO))
+    config = daemon_config(
+        tmp_path / "cfg.yaml", port=mosquitto_broker.port,
+        cameras=[
+            {"id": "recording", "source": str(SAMPLE_VIDEO), "on_eos": "stop", "realtime": False},
+            {"id": "live", "source": "test://ball?width=320&height=240&fps=30"},
+        ],
+    )
+    with Subscriber(mosquitto_broker, "jetsentry/#") as sub:
+        sub.start()
+        daemon = daemons(config)
+        daemon.wait_log("camera recording: STREAMING -> STOPPED", 120)
+        sub.wait_for(count_for("recording", frames), 30, f"all {frames} frames of the recording")
+        assert daemon.terminate() == 0
+    recording = detections_of(sub, "testdev", "recording")
+    # Every frame once, in order, although a live camera shared the engine with it.
+    assert [m["seq"] for m in recording] == list(range(frames))
+    assert detections_of(sub, "testdev", "live")
+    for message in recording:
+        jsonschema.validate(message, SCHEMA)
 
 
 def _processed_frames_after_stop(daemon: DaemonProcess) -> int:

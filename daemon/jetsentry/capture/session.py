@@ -83,8 +83,15 @@ class CameraSession:
         self._pictures = YuvSampleReader()
         self._capture_clock = CaptureClock(wall_clock, use_pts=self._source.kind == "file")
         # Files play at their own frame rate (sync=true), as a camera would deliver them;
-        # unpaced they would decode as fast as the CPU allows and starve inference.
-        self._sink = SinkOptions(max_buffers=capture.max_buffers, drop=True, sync=self._source.kind == "file")
+        # unpaced and dropping they would decode as fast as the CPU allows and starve
+        # inference.  realtime: false instead waits for each frame to be taken (lossless).
+        is_file = self._source.kind == "file"
+        self._lossless = is_file and not camera.realtime
+        self._sink = SinkOptions(
+            max_buffers=capture.max_buffers, drop=not self._lossless, sync=is_file and not self._lossless
+        )
+        self._handover_cancel = threading.Event()  # releases a lossless hand-over at teardown
+        self._waiting_for_consumer = False  # a lossless hand-over is waiting: not a stall
 
         self._cond = threading.Condition()  # guards everything below that two threads touch
         self._state = SessionState.IDLE
@@ -161,6 +168,7 @@ class CameraSession:
     def stop(self, timeout_s: float = 5.0) -> bool:
         """Stop capture; True when the session thread ended within `timeout_s`."""
         self._stop.set()
+        self._handover_cancel.set()
         with self._cond:
             pipe = self._pipe
         if pipe is not None:
@@ -276,9 +284,13 @@ class CameraSession:
         finally:
             with self._cond:
                 self._pipe = None
+            self._handover_cancel.set()  # a streaming thread waiting in the slot must return before close
             pipe.close()
 
     def _reset_connection(self) -> None:
+        if not self._stop.is_set():
+            self._handover_cancel.clear()
+        self._waiting_for_consumer = False
         self._limiter.reset()
         self._capture_clock.reset()
         self._last_frame_at = None
@@ -333,7 +345,7 @@ class CameraSession:
                     )
             else:
                 last = self._last_frame_at
-                if last is not None and now - last > capture.stall_timeout_s:
+                if last is not None and now - last > capture.stall_timeout_s and not self._waiting_for_consumer:
                     raise ConnectionFailed(
                         f"stalled: no frame from {self._source.masked} for {capture.stall_timeout_s:g} s"
                     )
@@ -379,7 +391,17 @@ class CameraSession:
                 return Gst.FlowReturn.OK
             picture = self._pictures.picture(sample)
             capture_ts = self._capture_clock.capture_ts(buffer)
-            self._slot.put(Frame(self.camera.id, seq, picture, capture_ts, self._clock()))
+            frame = Frame(self.camera.id, seq, picture, capture_ts, self._clock())
+            if self._lossless:
+                self._waiting_for_consumer = True
+                try:
+                    if not self._slot.put_when_taken(frame, self._handover_cancel):
+                        return Gst.FlowReturn.FLUSHING  # the pipeline is being torn down
+                finally:
+                    self._waiting_for_consumer = False
+                    self._last_frame_at = self._clock()
+            else:
+                self._slot.put(frame)
             self._frames += 1
             return Gst.FlowReturn.OK
         except CaptureError as exc:

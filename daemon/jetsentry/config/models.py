@@ -54,6 +54,12 @@ class CameraConfig(StrictModel):
         None, gt=0, le=240, description="At most this many frames per second are handed to inference."
     )
     on_eos: Literal["stop", "loop"] = Field("loop", description="Video files: stop or loop at end of stream.")
+    realtime: bool = Field(
+        True,
+        description="Video files: true plays the file at its own frame rate, as a camera would deliver it "
+        "(frames that inference has no time for are replaced); false hands over every frame, as fast as "
+        "inference takes them (processing recordings).",
+    )
     decoder: str | None = Field(None, description="Override capture.decoder for this camera.")
     rtsp: RtspConfig = Field(default_factory=RtspConfig, description="RTSP options (rtsp:// sources only).")
 
@@ -70,6 +76,12 @@ class CameraConfig(StrictModel):
         except SourceUriError as exc:
             raise ValueError(str(exc)) from None
         return value
+
+    @model_validator(mode="after")
+    def _realtime_only_for_files(self) -> "CameraConfig":
+        if not self.realtime and parse_source_uri(self.source).kind != "file":
+            raise ValueError("realtime: false applies only to video files; live sources deliver at their own rate")
+        return self
 
 
 class CaptureConfig(StrictModel):
