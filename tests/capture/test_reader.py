@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -108,3 +110,34 @@ def test_unsupported_codec_is_named(clips):
     path = make_video(clips.dir / "vp8.mkv", codec="vp8", frames=5)
     with pytest.raises(DecodeError, match=r"no H.264/H.265 video stream in .*vp8.mkv \(found: video/x-vp8\)"):
         iter_video_frames(path)
+
+
+def _thread_policies() -> dict[str, int]:
+    policies = {}
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{tid}/comm") as comm:
+                policies[f"{comm.read().strip()}/{tid}"] = os.sched_getscheduler(int(tid))
+        except (FileNotFoundError, ProcessLookupError):
+            pass  # the thread ended meanwhile
+    return policies
+
+
+def _streaming_thread_policies(reader: VideoFileReader) -> dict[str, int]:
+    before = set(_thread_policies())  # after probing, which uses threads of its own
+    frames = iter(reader)
+    next(frames)  # the pipeline is running: its streaming and decoder threads exist
+    # GStreamer names streaming threads element:pad; the decoder's workers inherit the name.
+    streaming = {name: policy for name, policy in _thread_policies().items() if name not in before and ":" in name}
+    frames.close()
+    assert streaming, "no GStreamer threads found"
+    return streaming
+
+
+def test_idle_priority_decodes_in_sched_idle_threads_and_leaves_later_pipelines_alone(clips):
+    idle = _streaming_thread_policies(VideoFileReader(clips.mp4, idle_priority=True))
+    assert set(idle.values()) == {os.SCHED_IDLE}, idle
+    # GStreamer threads come from a shared pool: none of the idle ones may be reused here.
+    normal = _streaming_thread_policies(VideoFileReader(clips.mp4))
+    assert os.SCHED_IDLE not in normal.values(), normal
+    assert os.sched_getscheduler(0) != os.SCHED_IDLE

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from jetsentry.capture.errors import CaptureError, ElementMissing, classify_gst_error
 from jetsentry.capture.gst import gst
 
@@ -15,7 +17,7 @@ class GstPipeline:
     thread to make a pending next_message return early.
     """
 
-    def __init__(self, description: str, *, source_kind: str, source_name: str) -> None:
+    def __init__(self, description: str, *, source_kind: str, source_name: str, idle_priority: bool = False) -> None:
         Gst = gst()
         from gi.repository import GLib
 
@@ -33,6 +35,18 @@ class GstPipeline:
         if self.sink is None:
             raise CaptureError("pipeline description has no element named 'sink'")
         self._mask = Gst.MessageType.ERROR | Gst.MessageType.EOS | Gst.MessageType.APPLICATION
+        self._task_pool = None
+        if idle_priority:
+            # Streaming threads normally come from GStreamer's default task pool and are
+            # reused by later pipelines; an idle thread reused by a live camera would stay
+            # idle (an unprivileged thread cannot leave SCHED_IDLE).  So this pipeline's
+            # tasks get a pool of their own, and GLib keeps no finished threads for reuse
+            # (its pools share them), so they end with the pipeline.
+            GLib.thread_pool_set_max_unused_threads(0)
+            GLib.thread_pool_stop_unused_threads()
+            self._task_pool = Gst.TaskPool.new()
+            self._task_pool.prepare()
+            self.bus.set_sync_handler(_IdleStreamingThreads(self._task_pool))
 
     def element(self, name: str):
         return self.pipeline.get_by_name(name)
@@ -74,6 +88,38 @@ class GstPipeline:
     def close(self) -> None:
         """Stop streaming threads and free the pipeline; blocks until they have stopped."""
         self.pipeline.set_state(self._Gst.State.NULL)
+        self.bus.set_sync_handler(None)
+        if self._task_pool is not None:
+            self._task_pool.cleanup()  # joins the pool's threads
+            self._task_pool = None
+
+
+class _IdleStreamingThreads:
+    """Bus sync handler: every streaming thread of the pipeline runs at SCHED_IDLE, from
+    the pipeline's own task pool.
+
+    For sources decoded ahead of a consumer that waits for nothing else (recordings,
+    `jetsentry analyze`): decoding then uses only CPU time that inference leaves idle,
+    instead of preempting one of ONNX Runtime's threads, which stalls the others at the
+    next barrier.  CREATE is posted before a task starts (its pool can still be set);
+    ENTER comes from inside the new thread before it opens its decoder, so the decoder's
+    own worker threads inherit the policy.
+    """
+
+    def __init__(self, pool) -> None:
+        self._pool = pool
+
+    def __call__(self, _bus, msg):
+        Gst = gst()
+        if msg.type == Gst.MessageType.STREAM_STATUS:
+            status, _owner = msg.parse_stream_status()
+            if status == Gst.StreamStatusType.CREATE:
+                task = msg.get_stream_status_object()
+                if isinstance(task, Gst.Task):
+                    task.set_pool(self._pool)
+            elif status == Gst.StreamStatusType.ENTER:
+                os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))  # 0: the calling thread (Linux)
+        return Gst.BusSyncReply.PASS
 
 
 def _code_nick(err) -> str:

@@ -35,6 +35,7 @@ class VideoFileReader:
         *,
         camera_id: str = "file",
         decoder: str = "auto",
+        idle_priority: bool = False,
         wall_clock: Callable[[], float] = time.time,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -47,6 +48,7 @@ class VideoFileReader:
         self.camera_id = camera_id
         self.info: VideoFileInfo = probe_video_file(source.path)
         self._plan = file_plan(self.info, decoder, OFFLINE_SINK)
+        self._idle_priority = idle_priority  # decode only in CPU time the consumer leaves idle
         self._wall_clock = wall_clock
         self._clock = clock
 
@@ -63,7 +65,9 @@ class VideoFileReader:
         return self.frames()
 
     def frames(self) -> Iterator[Frame]:
-        pipe = GstPipeline(self._plan.description, source_kind="file", source_name=self.info.path)
+        pipe = GstPipeline(
+            self._plan.description, source_kind="file", source_name=self.info.path, idle_priority=self._idle_priority
+        )
         pictures = YuvSampleReader()
         capture_clock = CaptureClock(self._wall_clock, use_pts=True)
         sink = pipe.sink

@@ -270,7 +270,9 @@ class CameraSession:
             raise CaptureError(f"bad source {self._source.masked}: {exc}") from None
         self._file_info = plan.file_info
         self._rtsp_decoders = dict(plan.decoders)
-        pipe = GstPipeline(plan.description, source_kind=plan.kind, source_name=self._source.masked)
+        pipe = GstPipeline(
+            plan.description, source_kind=plan.kind, source_name=self._source.masked, idle_priority=self._lossless
+        )
         self._reset_connection()
         with self._cond:
             self._pipe = pipe
