@@ -6,12 +6,14 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from jetsentry.batch.prefetch import PrefetchedBatches
 from jetsentry.capture.errors import CaptureError
+from jetsentry.capture.frame import Frame
 from jetsentry.capture.reader import VideoFileReader
 from jetsentry.config.models import ModelConfig, TrackerConfig
 from jetsentry.pipeline import FrameProcessor, ProcessedFrame
@@ -42,18 +44,36 @@ class AnalyzeSummary:
                 "detections": self.detections, "mean_ms": means}
 
 
-def analyze_frames(reader: VideoFileReader, processor: FrameProcessor, *, batch: int = 1) -> Iterator[ProcessedFrame]:
-    """Every decoded frame of `reader`, processed in batches of `batch`, in order."""
+def analyze_frames(
+    reader: VideoFileReader, processor: FrameProcessor, *, batch: int = 1, overlap: bool = True
+) -> Iterator[ProcessedFrame]:
+    """Every decoded frame of `reader`, processed in batches of `batch`, in order.
+
+    With `overlap` the next batch is converted and letterboxed in a background thread at
+    idle priority while the current one is inferred (batch/prefetch.py); the results are
+    the same either way.
+    """
     if batch < 1:
         raise ValueError("batch must be >= 1")
-    pending = []
-    for frame in reader:
+    batches = _batches(reader, batch)
+    if not overlap:
+        for frames in batches:
+            yield from processor.process(frames)
+        return
+    with PrefetchedBatches(batches, processor.prepare, idle_priority=True) as prepared:
+        for ready in prepared:
+            yield from processor.complete(ready)
+
+
+def _batches(frames: Iterable[Frame], size: int) -> Iterator[list[Frame]]:
+    pending: list[Frame] = []
+    for frame in frames:
         pending.append(frame)
-        if len(pending) == batch:
-            yield from processor.process(pending)
+        if len(pending) == size:
+            yield pending
             pending = []
     if pending:
-        yield from processor.process(pending)
+        yield pending
 
 
 def build_processor(model_cfg: ModelConfig, tracker_cfg: TrackerConfig | None, *, camera_id: str,
@@ -106,7 +126,7 @@ def analyze_main(args: argparse.Namespace) -> int:
         print("error: --batch must be >= 1", file=sys.stderr)
         return 2
     try:
-        reader = VideoFileReader(args.video, camera_id=args.camera_id, decoder=args.decoder)
+        reader = VideoFileReader(args.video, camera_id=args.camera_id, decoder=args.decoder, idle_priority=True)
         processor = build_processor(model_cfg, tracker_cfg, camera_id=args.camera_id, frame_rate=reader.fps)
     except (CaptureError, ModelError, BackendUnavailableError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

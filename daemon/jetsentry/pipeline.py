@@ -16,11 +16,21 @@ from jetsentry.capture.frame import Frame
 from jetsentry.config.models import TrackerConfig
 from jetsentry.detections import Detections
 from jetsentry.infer import Detector
+from jetsentry.infer.detector import PreparedInput
 from jetsentry.publish.message import ModelInfo as MessageModelInfo
 from jetsentry.publish.message import build_detections_message
 from jetsentry.track import ByteTracker
 
 DEFAULT_FRAME_RATE = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedBatch:
+    """Frames of one batch, letterboxed and waiting for inference."""
+
+    frames: list[Frame]
+    formed: float  # monotonic time the batch was taken from capture
+    input: PreparedInput
 
 
 @dataclass(slots=True)
@@ -77,10 +87,22 @@ class FrameProcessor:
     def process(self, frames: Sequence[Frame], batch_formed: float | None = None) -> list[ProcessedFrame]:
         if not frames:
             return []
+        return self.complete(self.prepare(frames, batch_formed))
+
+    def prepare(self, frames: Sequence[Frame], batch_formed: float | None = None) -> PreparedBatch:
+        """Colour conversion and letterboxing of a non-empty batch (may run in another thread
+        than ``complete``, one batch ahead)."""
+        if not frames:
+            raise ValueError("no frames to prepare")
         formed = self._clock() if batch_formed is None else batch_formed
-        detections, times = self._detector.detect([f.image for f in frames])
+        return PreparedBatch(list(frames), formed, self._detector.prepare([f.image for f in frames]))
+
+    def complete(self, batch: PreparedBatch) -> list[ProcessedFrame]:
+        """Inference, decoding, tracking and messages for a prepared batch, in batch order."""
+        detections, times = self._detector.run(batch.input)
+        formed = batch.formed
         results = []
-        for frame, dets in zip(frames, detections):
+        for frame, dets in zip(batch.frames, detections):
             track_started = self._clock()
             if self._tracker_config is not None:
                 dets = self._tracker_for(frame.camera_id).update(dets)
@@ -93,7 +115,6 @@ class FrameProcessor:
                 "tracking": (tracked - track_started) * 1e3,
                 "total": max(0.0, (tracked - frame.received_monotonic) * 1e3),
             }
-            height, width = frame.height, frame.width
             payload = build_detections_message(
                 device_id=self._device_id,
                 camera_id=frame.camera_id,
@@ -101,8 +122,8 @@ class FrameProcessor:
                 capture_ts=frame.capture_ts,
                 model=self._model,
                 backend=self.backend,
-                width=width,
-                height=height,
+                width=frame.width,
+                height=frame.height,
                 detections=dets,
                 labels=self._labels,
                 latency_ms=latency,

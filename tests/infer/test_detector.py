@@ -83,6 +83,17 @@ def test_buffers_are_reused_without_leaking_between_batches(make_model):
     np.testing.assert_allclose([d.scores[0] for d in second], [0.2, 0.4], atol=1e-5)
 
 
+def test_a_prepared_batch_survives_preparing_the_next(make_model):
+    """prepare(k+1) while k waits to run (the prefetch thread) must not touch k's input."""
+    detector = _brightness_detector(make_model, None, confidence=0.0)
+    first = detector.prepare([_frame(64, 64, 255)])
+    second = detector.prepare([_frame(64, 64, 51)])
+    (bright,), times = detector.run(first)
+    (dark,), _ = detector.run(second)
+    np.testing.assert_allclose([bright.scores[0], dark.scores[0]], [1.0, 0.2], atol=1e-5)
+    assert times.preprocess_ms == first.preprocess_ms > 0
+
+
 def test_class_names_and_ids_resolve(make_model):
     # Anchor 0 is mostly a person (0.9) but also a car (0.3); anchor 1 is a dog.
     base = head([(16, 16, 8, 8), (40, 40, 16, 8)], [[0.9, 0.3, 0.0], [0.0, 0.0, 0.6]], anchors=4)

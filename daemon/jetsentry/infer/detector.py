@@ -13,6 +13,7 @@ from jetsentry.detections import Detections
 from jetsentry.infer.engine import Engine, create_engine
 from jetsentry.infer.model_info import ModelInfo
 from jetsentry.infer.postprocess import PostprocessSettings, postprocess
+from jetsentry.infer.letterbox import Letterbox
 from jetsentry.infer.preprocess import Preprocessor
 
 if TYPE_CHECKING:
@@ -28,10 +29,22 @@ class StageTimes:
     postprocess_ms: float = 0.0
 
 
+@dataclass(frozen=True, slots=True)
+class PreparedInput:
+    """A letterboxed batch, ready for the engine."""
+
+    tensor: np.ndarray
+    boxes: list[Letterbox]
+    preprocess_ms: float
+
+
 class Detector:
     """Letterbox -> engine -> decode + NMS -> source pixels, for batches of frames.
 
-    Not thread-safe: one thread calls ``detect`` (it reuses its input buffers).
+    ``detect`` does it all; ``prepare`` and ``run`` split it so that one thread can
+    prepare batch n+1 while another runs batch n.  At most one prepared batch may wait
+    for ``run`` (the input buffers alternate between two); each method is called from
+    one thread at a time.
     """
 
     def __init__(
@@ -51,7 +64,9 @@ class Detector:
         if max_detections < 1:
             raise ValueError(f"max_detections must be >= 1, got {max_detections}")
         self.engine = engine
-        self._preprocess = Preprocessor(engine.info, input_size)
+        # Two preprocessors: a prepared batch keeps its tensor while the next is prepared.
+        self._preprocessors = (Preprocessor(engine.info, input_size), Preprocessor(engine.info, input_size))
+        self._next = 0
         self._settings = PostprocessSettings(
             confidence=confidence,
             iou=iou,
@@ -83,16 +98,27 @@ class Detector:
         """Detections for each BGR image (H, W, 3 uint8), in order, and the batch's stage times."""
         if len(images) == 0:
             return [], StageTimes()
+        return self.run(self.prepare(images))
+
+    def prepare(self, images: Sequence[np.ndarray]) -> PreparedInput:
+        """Letterbox a batch into a fresh input tensor (one of two alternating buffers, so the
+        next batch can be prepared while this one is inferred)."""
         start = time.perf_counter()
-        batch, boxes = self._preprocess(images)
-        preprocessed = time.perf_counter()
-        output = self.engine.infer(batch)
+        preprocess = self._preprocessors[self._next]
+        self._next ^= 1
+        tensor, boxes = preprocess(images)
+        return PreparedInput(tensor, boxes, (time.perf_counter() - start) * 1e3)
+
+    def run(self, prepared: PreparedInput) -> tuple[list[Detections], StageTimes]:
+        """Engine -> decode + NMS -> source pixels for a prepared batch."""
+        start = time.perf_counter()
+        output = self.engine.infer(prepared.tensor)
         inferred = time.perf_counter()
-        detections = postprocess(output, boxes, self._settings)
+        detections = postprocess(output, prepared.boxes, self._settings)
         done = time.perf_counter()
         return detections, StageTimes(
-            preprocess_ms=(preprocessed - start) * 1e3,
-            inference_ms=(inferred - preprocessed) * 1e3,
+            preprocess_ms=prepared.preprocess_ms,
+            inference_ms=(inferred - start) * 1e3,
             postprocess_ms=(done - inferred) * 1e3,
         )
 
