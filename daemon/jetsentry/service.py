@@ -8,11 +8,12 @@ import threading
 from pathlib import Path
 
 from jetsentry.batch import FrameBatcher
+from jetsentry.batch.prefetch import PrefetchedBatches
 from jetsentry.capture import CameraSession, LatestFrameSlot
 from jetsentry.config.models import AppConfig
 from jetsentry.health import HealthReporter, ServiceCounters
 from jetsentry.infer import Detector
-from jetsentry.pipeline import FrameProcessor
+from jetsentry.pipeline import FrameProcessor, PreparedBatch
 from jetsentry.publish import MqttPublisher, detections_topic
 
 log = logging.getLogger("jetsentry.service")
@@ -50,32 +51,80 @@ class Service:
         self.health = HealthReporter(self.sessions, self.counters, self.publisher, interval_s=health_interval_s)
         self._detector = detector
 
+    @property
+    def prepares_ahead(self) -> bool:
+        mode = self.cfg.batching.prepare_ahead
+        if mode == "auto":
+            cameras = [cam for cam in self.cfg.cameras if cam.enabled]
+            return bool(cameras) and not any(cam.realtime for cam in cameras)
+        return mode == "on"
+
     def run(self, stop_event: threading.Event) -> None:
         self.publisher.start()
         for session in self.sessions.values():
             session.start()
-        log.info("running: %d camera(s), model %s, backend %s", len(self.sessions),
-                 self._detector.info.name, self.processor.backend)
+        log.info("running: %d camera(s), model %s, backend %s%s", len(self.sessions),
+                 self._detector.info.name, self.processor.backend,
+                 ", next batch prepared during inference" if self.prepares_ahead else "")
         try:
-            while not stop_event.is_set():
-                batch = self.batcher.next_batch(timeout=_POLL_S)
-                if batch:
-                    self._process(batch)
-                self.health.maybe_log()
+            if self.prepares_ahead:
+                self._run_prepared_ahead(stop_event)
+            else:
+                while not stop_event.is_set():
+                    batch = self.batcher.next_batch(timeout=_POLL_S)
+                    if batch:
+                        self._process(batch)
+                    self.health.maybe_log()
         finally:
             self.shutdown()
+
+    def _run_prepared_ahead(self, stop_event: threading.Event) -> None:
+        """Batching and letterboxing in an idle-priority thread, one batch ahead (batch/prefetch.py)."""
+
+        def batches():
+            while not stop_event.is_set():
+                yield self.batcher.next_batch(timeout=_POLL_S)  # [] now and then: health and stop checks
+
+        with PrefetchedBatches(batches(), self._prepare, idle_priority=True, name="batch-prepare") as prepared:
+            for ready in prepared:
+                if ready is not None:
+                    self._complete(ready)
+                self.health.maybe_log()
+
+    def _prepare(self, batch) -> PreparedBatch | None:
+        if not batch:
+            return None
+        try:
+            return self.processor.prepare(batch)
+        except Exception:  # one bad batch must not stop the daemon
+            self._batch_failed(batch)
+            return None
+
+    def _complete(self, prepared: PreparedBatch) -> None:
+        try:
+            results = self.processor.complete(prepared)
+        except Exception:
+            self._batch_failed(prepared.frames)
+            return
+        self._publish(results, len(prepared.frames))
+
+    def _batch_failed(self, batch) -> None:
+        self.counters.batch_errors += 1
+        log.exception("batch of %d frame(s) from %s failed", len(batch), sorted({f.camera_id for f in batch}))
 
     def _process(self, batch) -> None:
         try:
             results = self.processor.process(batch)
         except Exception:  # one bad batch must not stop the daemon
-            self.counters.batch_errors += 1
-            log.exception("batch of %d frame(s) from %s failed", len(batch), sorted({f.camera_id for f in batch}))
+            self._batch_failed(batch)
             return
+        self._publish(results, len(batch))
+
+    def _publish(self, results, frames: int) -> None:
         for result in results:
             self.publisher.publish(self.topics[result.frame.camera_id], result.payload)
         self.counters.batches += 1
-        self.counters.frames += len(batch)
+        self.counters.frames += frames
         self.counters.messages += len(results)
 
     def shutdown(self) -> None:

@@ -111,25 +111,25 @@ def test_broker_down_at_startup_then_every_message_delivered(tmp_path, mosquitto
     assert len(set(seqs)) == processed and min(seqs) == 0
 
 
-def test_recording_not_realtime_publishes_every_frame_once(tmp_path, mosquitto_broker, daemons):
+@pytest.mark.parametrize("with_live_camera", [True, False])
+def test_recording_not_realtime_publishes_every_frame_once(tmp_path, mosquitto_broker, daemons, with_live_camera):
     frames = sum(1 for _ in VideoFileReader(SAMPLE_VIDEO))
-    config = daemon_config(
-        tmp_path / "cfg.yaml", port=mosquitto_broker.port,
-        cameras=[
-            {"id": "recording", "source": str(SAMPLE_VIDEO), "on_eos": "stop", "realtime": False},
-            {"id": "live", "source": "test://ball?width=320&height=240&fps=30"},
-        ],
-    )
+    cameras = [{"id": "recording", "source": str(SAMPLE_VIDEO), "on_eos": "stop", "realtime": False}]
+    if with_live_camera:
+        cameras.append({"id": "live", "source": "test://ball?width=320&height=240&fps=30"})
+    config = daemon_config(tmp_path / "cfg.yaml", port=mosquitto_broker.port, cameras=cameras)
     with Subscriber(mosquitto_broker, "jetsentry/#") as sub:
         sub.start()
         daemon = daemons(config)
         daemon.wait_log("camera recording: STREAMING -> STOPPED", 120)
         sub.wait_for(count_for("recording", frames), 30, f"all {frames} frames of the recording")
         assert daemon.terminate() == 0
+    # batching.prepare_ahead auto: on for recordings only, off when a live camera wants fresh frames.
+    assert ("next batch prepared during inference" in daemon.log) is not with_live_camera
     recording = detections_of(sub, "testdev", "recording")
-    # Every frame once, in order, although a live camera shared the engine with it.
+    # Every frame once, in order (also while a live camera shares the engine).
     assert [m["seq"] for m in recording] == list(range(frames))
-    assert detections_of(sub, "testdev", "live")
+    assert bool(detections_of(sub, "testdev", "live")) is with_live_camera
     for message in recording:
         jsonschema.validate(message, SCHEMA)
 

@@ -130,6 +130,12 @@ class ModelConfig(StrictModel):
 class BatchingConfig(StrictModel):
     max_batch: int = Field(4, ge=1, le=64, description="Frames per inference batch, across cameras.")
     max_wait_ms: float = Field(10.0, ge=0, le=1000, description="Longest wait to fill a batch once one frame is ready.")
+    prepare_ahead: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description="Take and letterbox the next batch while the current one is inferred (more frames/s; "
+        "frames are taken one inference earlier, so live cameras' results are older). auto: on when every "
+        "camera is a recording (realtime: false), off when any is live.",
+    )
 
 
 class TrackerConfig(StrictModel):
