@@ -112,13 +112,20 @@ def measure(model: Path, tensor: np.ndarray, frames: int, which: tuple[str, ...]
     return result
 
 
-def raw_ort_run(model: Path, tensor: np.ndarray, frames: int) -> dict:
-    """One plain-ONNX-Runtime measurement, printed: {'fps', 'load'} (the end-to-end benches' reference)."""
+def raw_ort_run(model: Path, tensor: np.ndarray, frames: int, with_engine: bool = False) -> dict:
+    """One raw measurement, printed: {'fps', 'load'} for a plain ONNX Runtime session (default
+    options), plus 'engine_fps' for jetsentry's OnnxRuntimeEngine as the pipeline configures it
+    when `with_engine` (the two interleaved in two rounds, `frames` each)."""
+    which = ("ort", "engine") if with_engine else ("ort",)
     with CpuMonitor() as monitor:
-        fps = measure(model, tensor, frames, which=("ort",))["ort"]["fps"]
-    print(f"  raw ONNX Runtime {'x'.join(map(str, tensor.shape))}: {fps:.2f} frames/s; "
-          f"foreign load {monitor.record['foreign_cores']:.2f} cores", flush=True)
-    return {"fps": fps, "load": monitor.record}
+        result = measure(model, tensor, frames, which=which, rounds=2)
+    line = f"  raw ONNX Runtime {'x'.join(map(str, tensor.shape))}: {result['ort']['fps']:.2f} frames/s"
+    run = {"fps": result["ort"]["fps"], "load": monitor.record}
+    if with_engine:
+        run["engine_fps"] = result["engine"]["fps"]
+        line += f", jetsentry engine {run['engine_fps']:.2f}"
+    print(f"{line}; foreign load {monitor.record['foreign_cores']:.2f} cores", flush=True)
+    return run
 
 
 TARGET_RATIO = 0.95  # end-to-end frames/s against raw ONNX Runtime frames/s

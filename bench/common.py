@@ -12,6 +12,7 @@ import json
 import os
 import platform
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -38,6 +39,17 @@ EXIT_SKIP = 77
 # The 1080p clip: 10 photo frames x 30 repeats at 30 fps = 300 frames, 10 s.
 CLIP_WIDTH, CLIP_HEIGHT, CLIP_REPEATS, CLIP_FPS = 1920, 1080, 30, 30
 
+
+
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwinds the with-blocks that stop the daemon, broker and server
+
+
+# SIGTERM, and SIGINT even when started in the background (where the shell ignores it),
+# stop a benchmark together with the processes it started.
+signal.signal(signal.SIGTERM, _exit_on_signal)
+signal.signal(signal.SIGINT, signal.default_int_handler)
+
 if str(REPO) not in sys.path:  # tests.* helpers (photo clip, broker, RTSP server)
     sys.path.insert(0, str(REPO))
 
@@ -57,9 +69,10 @@ def coco_model() -> Path:
     return require_file(COCO_MODEL, "the COCO test model (../shared/models/yolov8n-coco.onnx)")
 
 
-def photo_clip_1080p(fps: int = CLIP_FPS) -> Path:
-    """A 1920x1080 H.264 clip made from real photographs, 300 frames at `fps` (cached; made once, ~10 s)."""
-    path = CACHE_DIR / f"photos-{CLIP_WIDTH}x{CLIP_HEIGHT}-{CLIP_REPEATS}x-{fps}fps.mp4"
+def photo_clip_1080p(fps: int = CLIP_FPS, frames_per_photo: int = CLIP_REPEATS) -> Path:
+    """A 1920x1080 H.264 clip made from 10 real photographs, each shown for `frames_per_photo`
+    frames (300 frames by default) at `fps` (cached; made once, ~10 s per 300 frames)."""
+    path = CACHE_DIR / f"photos-{CLIP_WIDTH}x{CLIP_HEIGHT}-{frames_per_photo}x-{fps}fps.mp4"
     if path.is_file() and path.stat().st_size > 0:
         return path
     from tests.infer.photo_clip import make_photo_clip
@@ -67,7 +80,7 @@ def photo_clip_1080p(fps: int = CLIP_FPS) -> Path:
     CACHE_DIR.mkdir(exist_ok=True)
     partial = path.with_suffix(".partial.mp4")
     try:
-        make_photo_clip(partial, CLIP_WIDTH, CLIP_HEIGHT, frames_per_photo=CLIP_REPEATS, fps=fps)
+        make_photo_clip(partial, CLIP_WIDTH, CLIP_HEIGHT, frames_per_photo=frames_per_photo, fps=fps)
     except RuntimeError as exc:
         skip(f"cannot make the 1080p photo clip: {exc}")
     partial.replace(path)
@@ -92,8 +105,8 @@ def chosen_model(args) -> Path:
     return require_file(args.model, "model") if args.model else coco_model()
 
 
-def chosen_clip(args, fps: int = CLIP_FPS) -> Path:
-    return require_file(args.clip, "video") if args.clip else photo_clip_1080p(fps)
+def chosen_clip(args, fps: int = CLIP_FPS, frames_per_photo: int = CLIP_REPEATS) -> Path:
+    return require_file(args.clip, "video") if args.clip else photo_clip_1080p(fps, frames_per_photo)
 
 
 # ---- machine facts -------------------------------------------------------------------

@@ -68,7 +68,7 @@ class DaemonRun:
     """Broker + subscriber + `jetsentry run` on a generated config; use as a context manager."""
 
     def __init__(self, cameras: list[Camera], model: Path, *, batching: dict | None = None,
-                 log_level: str = "INFO") -> None:
+                 capture: dict | None = None, log_level: str = "INFO") -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix="jetsentry-bench-")
         self.workdir = Path(self._tmp.name)
         self.broker = Broker(self.workdir / "broker")
@@ -81,6 +81,8 @@ class DaemonRun:
         }
         if batching:
             config["batching"] = batching
+        if capture:
+            config["capture"] = capture
         self.config_path = self.workdir / "jetsentry.yaml"
         self.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
         self.log_path = self.workdir / "daemon.log"

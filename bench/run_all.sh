@@ -5,9 +5,9 @@
 #
 #   --memory            also run the long RSS run (warm-up minute + N minutes, 11 by default)
 #   --memory-minutes N  measured minutes of the RSS run (default 10; >= 2)
-#   --experiments       also measure variants on patched copies of the package (spinning
-#                       ONNX Runtime threads, videorate before conversion; bench/patched_copy.py;
-#                       the checkout is not changed), ~20 min
+#   --experiments       also measure analyze with one frame-path choice undone each (spinning
+#                       ONNX Runtime threads, no batch prepared ahead, decoding at normal
+#                       priority; bench/patched_copy.py; the checkout is not changed), ~10 min
 #   --no-wait           do not wait for an idle machine before each measurement
 #
 # A benchmark that cannot run here (no COCO model, no Ultralytics) exits 77 and is
@@ -50,27 +50,21 @@ bench bench/bench_engine.py "${wait_flag[@]}"
 bench bench/bench_engine.py --model engines/models/jetsentry-default.onnx --clip engines/samples/sample-scene.mp4 \
   --name engine_default_sample "${wait_flag[@]}"
 bench bench/bench_analyze.py "${wait_flag[@]}"
-bench bench/bench_analyze.py --model engines/models/jetsentry-default.onnx --clip engines/samples/sample-scene.mp4 \
-  --name analyze_default_sample --repeat 7 --raw-frames 150 "${wait_flag[@]}"
+# Recordings (realtime: false): every frame of 4 files, the next batch prepared during inference.
+bench bench/bench_daemon.py --not-realtime --name daemon_coco_4cam_recordings "${wait_flag[@]}"
+# Live: 4 cameras delivering 1080p30, newest frame wins (decoding every frame is the bound here).
 bench bench/bench_daemon.py "${wait_flag[@]}"
-# Diagnostic: the same with 5 fps cameras (decode load a sixth), to separate decode cost from the rest.
-bench bench/bench_daemon.py --clip-fps 5 --name daemon_coco_4cam_5fps "${wait_flag[@]}"
 bench bench/bench_ultralytics.py "${wait_flag[@]}"
 bench bench/bench_latency.py "${wait_flag[@]}"
 bench bench/bench_latency.py --source test "${wait_flag[@]}"
 if [ "$experiments" = 1 ]; then
   work=$(mktemp -d)
   trap 'rm -rf "$work"' EXIT
-  "$PY" bench/patched_copy.py "$work/spin" spin >/dev/null
-  "$PY" bench/patched_copy.py "$work/videorate" videorate=4 >/dev/null
-  note="experiment (bench/patched_copy.py)"
-  PYTHONPATH="$work/spin" BENCH_NOTE="$note: spin" \
-    bench bench/bench_analyze.py --repeat 5 --name exp_analyze_coco_1080p_spin "${wait_flag[@]}"
-  PYTHONPATH="$work/spin" BENCH_NOTE="$note: spin" \
-    bench bench/bench_daemon.py --name exp_daemon_coco_4cam_spin "${wait_flag[@]}"
-  bench bench/bench_daemon.py --fps-cap 4 --name daemon_coco_4cam_cap4 "${wait_flag[@]}"
-  PYTHONPATH="$work/videorate" BENCH_NOTE="$note: videorate=4" \
-    bench bench/bench_daemon.py --fps-cap 4 --name exp_daemon_coco_4cam_cap4_videorate "${wait_flag[@]}"
+  for patch in spin serial normal-priority; do
+    "$PY" bench/patched_copy.py "$work/$patch" "$patch" >/dev/null
+    PYTHONPATH="$work/$patch" BENCH_NOTE="experiment (bench/patched_copy.py): $patch" \
+      bench bench/bench_analyze.py --name "exp_analyze_coco_1080p_$patch" "${wait_flag[@]}"
+  done
 fi
 if [ "$memory" = 1 ]; then
   bench bench/bench_memory.py --minutes "$memory_minutes"

@@ -1,0 +1,91 @@
+"""Raw-engine runs interleaved with an end-to-end process that is frozen meanwhile.
+
+This host's speed changes from second to second (plain ONNX Runtime on one session,
+measured over consecutive 2-s spans: 15.2 to 19.4 frames/s), so an end-to-end number
+and a raw number taken at different times cannot be compared, nor can two short spans.
+The end-to-end process (the daemon, `jetsentry analyze`) is stopped with SIGSTOP, which
+takes it off the CPU entirely, while the raw engine runs; then it continues (SIGCONT),
+settles, and is measured over a window of about the same length; and so on.  Both sides
+thus sample the host's changing speed alike, and the result is the ratio of the two
+pooled rates: all frames of the windows over their total time, against all raw frames
+over their total time.  Per-window ratios (against the mean of the raw runs just before
+and after) are reported to show the spread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+
+import numpy as np
+
+from bench_engine import TARGET_RATIO
+
+BURST_GAP_S = 0.010  # messages of one batch are finished within about a millisecond of each other
+
+
+@contextlib.contextmanager
+def frozen(pid: int):
+    """The process stopped with SIGSTOP (no CPU at all) for the duration, then continued."""
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+
+def burst_rate(times: list[float]) -> float:
+    """Frames/s from completion times: frames after the first burst / first-to-last burst time
+    (exact for batches that finish together, however the window cuts them)."""
+    times = sorted(times)
+    if len(times) < 2:
+        return 0.0
+    first_burst = 1
+    while first_burst < len(times) and times[first_burst] - times[first_burst - 1] < BURST_GAP_S:
+        first_burst += 1
+    span = times[-1] - times[0]
+    return (len(times) - first_burst) / span if span > 0 else 0.0
+
+
+def judge_windows(windows: list[dict], raws: list[dict]) -> dict:
+    """Adds raw_fps_around and ratio to each window (window i lies between raws i and i+1) and
+    returns the result fields: the pooled ratio, the target verdict, every window and raw run."""
+    for window, before, after in zip(windows, raws, raws[1:]):
+        window["raw_fps_around"] = round((before["fps"] + after["fps"]) / 2, 2)
+        window["ratio"] = round(window["fps"] / window["raw_fps_around"], 3)
+    # Windows last equally long: their pooled rate is the mean.  Raw runs time equally many
+    # frames: theirs is the harmonic mean.  The reference is the faster of plain ONNX Runtime
+    # (default options) and jetsentry's engine as the pipeline configures it.
+    fps = float(np.mean([w["fps"] for w in windows]))
+    pooled = {key: float(len(raws) / np.sum([1.0 / r[key] for r in raws])) for key in ("fps", "engine_fps")
+              if all(key in r for r in raws)}
+    reference = max(pooled, key=pooled.get)
+    raw_fps = pooled[reference]
+    ratio = round(fps / raw_fps, 3)
+    return {
+        "fps_median_run": round(fps, 2),
+        "raw_fps_median_run": round(raw_fps, 2),
+        "raw_reference": {"fps": "plain ONNX Runtime", "engine_fps": "jetsentry engine"}[reference],
+        "raw_pooled": {key: round(value, 2) for key, value in pooled.items()},
+        "ratio_to_raw_ort": ratio,
+        "ratios": [w["ratio"] for w in windows],
+        "fps_runs": [w["fps"] for w in windows],
+        "raw_fps_runs": [r["fps"] for r in raws],
+        "engine_fps_runs": [r.get("engine_fps") for r in raws],
+        "target_ratio": TARGET_RATIO,
+        "target_met": ratio >= TARGET_RATIO,
+        "runs": windows,
+        "loads": {"raw": [r["load"] for r in raws], "runs": [w["load"] for w in windows]},
+    }
+
+
+def verdict_line(label: str, fields: dict, shape: str) -> str:
+    ratio = fields["ratio_to_raw_ort"]
+    spread = f"{min(fields['ratios']):.3f}-{max(fields['ratios']):.3f}"
+    pooled = ", ".join(f"{k} {v:.2f}" for k, v in fields["raw_pooled"].items())
+    return (f"{label}: {fields['fps_median_run']:.2f} frames/s = {ratio:.3f} x raw "
+            f"{fields['raw_fps_median_run']:.2f} frames/s ({fields['raw_reference']}; raw pooled: {pooled}), "
+            f"input {shape} (pooled over {len(fields['runs'])} windows "
+            f"and {len(fields['raw_fps_runs'])} raw runs; per window {spread}; "
+            f"target >= {TARGET_RATIO}: {'met' if ratio >= TARGET_RATIO else 'NOT met'})")
