@@ -23,7 +23,7 @@ from pathlib import Path
 from bench_engine import letterboxed_batch, raw_ort_run
 from common import JETSENTRY, CpuMonitor, bench_arguments, chosen_clip, chosen_model, wait_for_quiet, write_result
 from daemon_run import parse_utc
-from interleave import burst_rate, frozen, judge_windows, verdict_line
+from interleave import add_window_arguments, burst_rate, frozen, judge_windows, verdict_line
 from thread_cpu import ThreadCpuSampler
 
 LONG_CLIP_FRAMES_PER_PHOTO = 120  # 1200 frames: long enough for the windows at ~16 frames/s
@@ -81,11 +81,7 @@ def main() -> None:
     bench_arguments(parser, "analyze_coco_1080p")
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--input-size", type=int, default=640, help="longest side for dynamic-shape models")
-    parser.add_argument("--warmup", type=float, default=3.0, help="seconds after the first frame, not counted")
-    parser.add_argument("--window", type=float, default=8.0, help="seconds counted per window")
-    parser.add_argument("--windows", type=int, default=6, help="windows, each between two raw engine runs")
-    parser.add_argument("--raw-frames", type=int, default=70,
-                        help="frames timed per raw run, for each of plain ONNX Runtime and jetsentry's engine (~8 s)")
+    add_window_arguments(parser, warmup_s=3.0, window_s=8.0, raw_frames=70, unit="frame")  # raw: ~8 s
     args = parser.parse_args()
 
     model = chosen_model(args)

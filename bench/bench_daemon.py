@@ -44,7 +44,7 @@ from common import (
     write_result,
 )
 from daemon_run import Camera, DaemonRun, message_fields
-from interleave import burst_rate, frozen, judge_windows, verdict_line
+from interleave import add_window_arguments, burst_rate, frozen, judge_windows, verdict_line
 from thread_cpu import ThreadCpuSampler
 
 STAGES = ("decode_to_batch", "preprocess", "inference", "postprocess", "tracking", "total")
@@ -119,11 +119,7 @@ def main() -> None:
     parser.add_argument("--not-realtime", action="store_true",
                         help="cameras[].realtime: false (every frame, as fast as inference takes them)")
     parser.add_argument("--max-batch", type=int, default=4, help="batching.max_batch (the daemon's default: 4)")
-    parser.add_argument("--warmup", type=float, default=20.0, help="seconds after the first message, not counted")
-    parser.add_argument("--window", type=float, default=15.0, help="seconds counted per window")
-    parser.add_argument("--windows", type=int, default=6, help="windows, each between two raw engine runs")
-    parser.add_argument("--raw-frames", type=int, default=100,
-                        help="frames timed per raw run, for each of plain ONNX Runtime and jetsentry's engine (~12 s)")
+    add_window_arguments(parser, warmup_s=20.0, window_s=15.0, raw_frames=100, unit="message")  # raw: ~12 s
     args = parser.parse_args()
 
     model = chosen_model(args)

@@ -48,6 +48,15 @@ def burst_rate(times: list[float]) -> float:
     return (len(times) - first_burst) / span if span > 0 else 0.0
 
 
+def add_window_arguments(parser, *, warmup_s: float, window_s: float, raw_frames: int, unit: str) -> None:
+    """--warmup, --window, --windows and --raw-frames, shared by the interleaved benchmarks."""
+    parser.add_argument("--warmup", type=float, default=warmup_s, help=f"seconds after the first {unit}, not counted")
+    parser.add_argument("--window", type=float, default=window_s, help="seconds counted per window")
+    parser.add_argument("--windows", type=int, default=6, help="windows, each between two raw engine runs")
+    parser.add_argument("--raw-frames", type=int, default=raw_frames,
+                        help="frames timed per raw run, for each of plain ONNX Runtime and jetsentry's engine")
+
+
 def judge_windows(windows: list[dict], raws: list[dict]) -> dict:
     """Adds raw_fps_around and ratio to each window (window i lies between raws i and i+1) and
     returns the result fields: the pooled ratio, the target verdict, every window and raw run."""

@@ -46,7 +46,8 @@ class FrameProcessor:
 
     One ByteTracker per camera, created on first sight; its lost-track buffer is
     scaled by the frame rate the camera actually delivers (fps cap or source rate).
-    Not thread-safe: the daemon calls it from its single inference thread.
+    ``prepare`` may run in another thread than ``complete``, at most one batch ahead
+    (batch/prefetch.py); each of the two is called from one thread at a time.
     """
 
     def __init__(
