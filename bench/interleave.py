@@ -1,7 +1,7 @@
 """Raw-engine runs interleaved with an end-to-end process that is frozen meanwhile.
 
-This host's speed changes from second to second (plain ONNX Runtime on one session,
-measured over consecutive 2-s spans: 15.2 to 19.4 frames/s), so an end-to-end number
+This host's speed jumps between two levels (plain ONNX Runtime: about 14.5 and 19.5
+frames/s), each lasting seconds to minutes (bench_host_drift.py), so an end-to-end number
 and a raw number taken at different times cannot be compared, nor can two short spans.
 The end-to-end process (the daemon, `jetsentry analyze`) is stopped with SIGSTOP, which
 takes it off the CPU entirely, while the raw engine runs; then it continues (SIGCONT),

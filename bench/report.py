@@ -170,9 +170,19 @@ def _memory(result: dict) -> list[tuple[str, str]]:
     ]
 
 
+def _host_drift(result: dict) -> list[tuple[str, str]]:
+    return [
+        ("one plain ONNX Runtime session", f"{len(result['fps_spans'])} consecutive spans of "
+                                          f"{result['frames_per_span']} frames"),
+        ("frames/s per span", f"**{result['fps_min']:.2f}-{result['fps_max']:.2f}** "
+                              f"(median {result['fps_median']:.2f}): " + ", ".join(f"{v:.2f}" for v in result["fps_spans"])),
+    ]
+
+
 RENDERERS: dict[str, Callable[[dict], list[tuple[str, str]]]] = {
     "engine": _engine, "analyze": _analyze, "daemon": _daemon, "ultralytics": _ultralytics,
     "latency": _latency, "frame_cost": _frame_cost, "decode": _decode, "memory": _memory,
+    "host_drift": _host_drift,
 }
 
 

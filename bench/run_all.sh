@@ -47,6 +47,7 @@ bench() {
 bench bench/bench_frame_cost.py "${wait_flag[@]}"
 bench bench/bench_decode.py "${wait_flag[@]}"
 bench bench/bench_engine.py "${wait_flag[@]}"
+bench bench/bench_host_drift.py --spans 40 "${wait_flag[@]}"
 bench bench/bench_engine.py --model engines/models/jetsentry-default.onnx --clip engines/samples/sample-scene.mp4 \
   --name engine_default_sample "${wait_flag[@]}"
 bench bench/bench_analyze.py "${wait_flag[@]}"
