@@ -114,6 +114,8 @@ def main() -> None:
     bench_arguments(parser, "daemon_coco_4cam")
     parser.add_argument("--clip-fps", type=int, default=30,
                         help="frame rate of the generated photo clip (each camera delivers this many frames/s)")
+    parser.add_argument("--clip-height", type=int, default=1080,
+                        help="height of the generated 16:9 photo clip (360: a camera's substream)")
     parser.add_argument("--fps-cap", type=float, help="cameras[].fps_cap (default: none)")
     parser.add_argument("--cameras", type=int, default=4)
     parser.add_argument("--not-realtime", action="store_true",
@@ -123,7 +125,7 @@ def main() -> None:
     args = parser.parse_args()
 
     model = chosen_model(args)
-    clip = chosen_clip(args, args.clip_fps)
+    clip = chosen_clip(args, args.clip_fps, height=args.clip_height)
     tensor = letterboxed_batch(model, clip, args.max_batch)
     options = {"on_eos": "loop", **({"fps_cap": args.fps_cap} if args.fps_cap else {})}
     if args.not_realtime:
@@ -134,7 +136,8 @@ def main() -> None:
     cap += ", realtime false" if args.not_realtime else ""
     if not args.no_wait:
         wait_for_quiet()
-    label = f"bench_daemon {model.name}, {args.cameras} cameras at {args.clip_fps} fps{cap}, max_batch {args.max_batch}"
+    label = (f"bench_daemon {model.name}, {args.cameras} cameras of {clip.name} at {args.clip_fps} fps{cap}, "
+             f"max_batch {args.max_batch}")
     median_run, fields = interleaved_run(cameras, model, tensor, args, label)
     latency = median_run["latency_ms"]
     print("latency ms (mean): " + ", ".join(f"{s} {latency[s]['mean']:.1f}" for s in STAGES), flush=True)

@@ -69,10 +69,12 @@ def coco_model() -> Path:
     return require_file(COCO_MODEL, "the COCO test model (../shared/models/yolov8n-coco.onnx)")
 
 
-def photo_clip_1080p(fps: int = CLIP_FPS, frames_per_photo: int = CLIP_REPEATS) -> Path:
-    """A 1920x1080 H.264 clip made from 10 real photographs, each shown for `frames_per_photo`
-    frames (300 frames by default) at `fps` (cached; made once, ~10 s per 300 frames)."""
-    path = CACHE_DIR / f"photos-{CLIP_WIDTH}x{CLIP_HEIGHT}-{frames_per_photo}x-{fps}fps.mp4"
+def photo_clip(fps: int = CLIP_FPS, frames_per_photo: int = CLIP_REPEATS, height: int = CLIP_HEIGHT) -> Path:
+    """An H.264 clip made from 10 real photographs, each shown for `frames_per_photo` frames
+    (300 frames by default) at `fps`, 16:9 at `height` (1920x1080 by default); cached, made
+    once (~10 s per 300 frames of 1080p)."""
+    width = height * CLIP_WIDTH // CLIP_HEIGHT
+    path = CACHE_DIR / f"photos-{width}x{height}-{frames_per_photo}x-{fps}fps.mp4"
     if path.is_file() and path.stat().st_size > 0:
         return path
     from tests.infer.photo_clip import make_photo_clip
@@ -80,9 +82,9 @@ def photo_clip_1080p(fps: int = CLIP_FPS, frames_per_photo: int = CLIP_REPEATS) 
     CACHE_DIR.mkdir(exist_ok=True)
     partial = path.with_suffix(".partial.mp4")
     try:
-        make_photo_clip(partial, CLIP_WIDTH, CLIP_HEIGHT, frames_per_photo=frames_per_photo, fps=fps)
+        make_photo_clip(partial, width, height, frames_per_photo=frames_per_photo, fps=fps)
     except RuntimeError as exc:
-        skip(f"cannot make the 1080p photo clip: {exc}")
+        skip(f"cannot make the photo clip: {exc}")
     partial.replace(path)
     return path
 
@@ -105,8 +107,8 @@ def chosen_model(args) -> Path:
     return require_file(args.model, "model") if args.model else coco_model()
 
 
-def chosen_clip(args, fps: int = CLIP_FPS, frames_per_photo: int = CLIP_REPEATS) -> Path:
-    return require_file(args.clip, "video") if args.clip else photo_clip_1080p(fps, frames_per_photo)
+def chosen_clip(args, fps: int = CLIP_FPS, frames_per_photo: int = CLIP_REPEATS, height: int = CLIP_HEIGHT) -> Path:
+    return require_file(args.clip, "video") if args.clip else photo_clip(fps, frames_per_photo, height)
 
 
 # ---- machine facts -------------------------------------------------------------------

@@ -95,7 +95,7 @@ def _daemon(result: dict) -> list[tuple[str, str]]:
     latency = median["latency_ms"]
     realtime = result.get("realtime", True)
     return [
-        ("setup", f"{result['cameras']} file cameras x {result['camera_fps']} fps"
+        ("setup", f"{result['cameras']} file cameras ({result['clip']}) x {result['camera_fps']} fps"
                   + (f" (fps_cap {result['fps_cap']:g})" if result.get("fps_cap") else "")
                   + ("" if realtime else ", realtime: false (recordings: every frame)")
                   + f", max_batch {result['max_batch']}, "
