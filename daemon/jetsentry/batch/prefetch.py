@@ -10,10 +10,11 @@ which would stall the other engine threads at the next barrier.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Generic, TypeVar
+
+from jetsentry.idle import make_this_thread_idle
 
 Batch = TypeVar("Batch")
 Prepared = TypeVar("Prepared")
@@ -113,7 +114,7 @@ class PrefetchedBatches(Generic[Batch, Prepared]):
 
     def _run(self) -> None:
         if self._idle_priority:
-            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))  # 0: this thread (Linux)
+            make_this_thread_idle()
         source = iter(self._batches)
         try:
             for batch in source:

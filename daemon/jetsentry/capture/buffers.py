@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from jetsentry.capture.errors import DecodeError
-from jetsentry.capture.frame import YuvImage
+from jetsentry.capture.frame import YuvImage, even_size
 from jetsentry.capture.gst import gst, gst_video
 
 # Seconds from the NTP epoch (1900) to the Unix epoch (1970).
@@ -59,7 +59,7 @@ class YuvSampleReader:
 
 
 def _pack(data, fmt: str, width: int, height: int, stride: list[int], offset: list[int]) -> YuvImage:
-    even_h, even_w = height + height % 2, width + width % 2
+    even_w, even_h = even_size(width, height)
     chroma_h, chroma_w = even_h // 2, even_w // 2
     packed = np.empty((even_h * 3 // 2, even_w), np.uint8)
     flat = packed.reshape(-1)

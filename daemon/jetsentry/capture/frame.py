@@ -4,7 +4,7 @@ Capture hands over the decoder's own 4:2:0 picture (`YuvImage`, half the bytes o
 and converts it to BGR only when a consumer asks for `Frame.image`.  Most decoded
 frames of a live camera are replaced in the newest-frame slot before the batcher takes
 them; converting those would be wasted work (GStreamer's videoconvert spent 3 CPU-ms
-per 1080p frame here, OpenCV's conversion of a taken frame 0.75 ms).
+per 1080p frame here, OpenCV's conversion of a used frame 1.1-1.5 ms: bench/bench_decode.py).
 """
 
 from __future__ import annotations
@@ -16,6 +16,11 @@ import numpy as np
 
 # OpenCV conversion codes for the 4:2:0 layouts capture delivers.
 _TO_BGR = {"I420": cv2.COLOR_YUV2BGR_I420, "NV12": cv2.COLOR_YUV2BGR_NV12}
+
+
+def even_size(width: int, height: int) -> tuple[int, int]:
+    """The packed size of a picture: OpenCV's 4:2:0 conversions need even sides."""
+    return width + width % 2, height + height % 2
 
 
 class YuvImage:
@@ -33,7 +38,7 @@ class YuvImage:
     def __init__(self, data: np.ndarray, width: int, height: int, format: str) -> None:
         if format not in _TO_BGR:
             raise ValueError(f"unsupported YUV layout {format!r}; expected one of {sorted(_TO_BGR)}")
-        even_h, even_w = height + height % 2, width + width % 2
+        even_w, even_h = even_size(width, height)
         if data.dtype != np.uint8 or data.shape != (even_h * 3 // 2, even_w):
             raise ValueError(f"{format} {width}x{height} needs a ({even_h * 3 // 2}, {even_w}) uint8 array, got {data.dtype} {data.shape}")
         self.data = data

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
-
 from jetsentry.capture.errors import CaptureError, ElementMissing, classify_gst_error
 from jetsentry.capture.gst import gst
+from jetsentry.idle import make_this_thread_idle
 
 _WAKE = "jetsentry-wake"
 
@@ -118,7 +117,7 @@ class _IdleStreamingThreads:
                 if isinstance(task, Gst.Task):
                     task.set_pool(self._pool)
             elif status == Gst.StreamStatusType.ENTER:
-                os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))  # 0: the calling thread (Linux)
+                make_this_thread_idle()
         return Gst.BusSyncReply.PASS
 
 
