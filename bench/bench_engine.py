@@ -5,7 +5,10 @@ Three measurements per batch size, on the same letterboxed frames of the 1080p p
               session.run; a model with a static batch of 1 runs a batch of 4 as 4 calls;
   ort_nospin  the same with session.intra_op.allow_spinning=0 (idle intra-op workers
               sleep instead of busy-waiting: matters when other threads need the cores);
-  engine      jetsentry's OnnxRuntimeEngine.infer (what the pipeline calls).
+  engine      jetsentry's OnnxRuntimeEngine.infer as the pipeline configures it (what the
+              pipeline calls; parallel_runs auto: the frames of a batch split between
+              concurrent single-threaded runs, infer/run_plan.py);
+  engine_serial  the same engine with parallel_runs 1: each frame on all threads in turn.
 
 The runners are interleaved in `--rounds` rounds (this host's speed drifts by tens of
 percent over minutes).
@@ -74,15 +77,16 @@ def ort_runner(model: Path, spinning: bool = True):
     return run
 
 
-def engine_runner(model: Path):
+def engine_runner(model: Path, parallel_runs: int | str = "auto"):
     from jetsentry.infer.onnx_engine import OnnxRuntimeEngine
 
-    return OnnxRuntimeEngine(model).infer
+    return OnnxRuntimeEngine(model, parallel_runs=parallel_runs).infer
 
 
 RUNNERS = {
     "ort": ort_runner,
     "ort_nospin": lambda model: ort_runner(model, spinning=False),
+    "engine_serial": lambda model: engine_runner(model, parallel_runs=1),
     "engine": engine_runner,
 }
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import onnxruntime as ort
 
 from jetsentry.infer.errors import BackendUnavailableError, ModelError
 from jetsentry.infer.model_info import ModelInfo
+from jetsentry.infer.run_plan import plan_runs
 
 if TYPE_CHECKING:
     from jetsentry.config.models import ModelConfig
@@ -22,22 +25,53 @@ PROVIDERS: dict[str, tuple[str, ...]] = {
 }
 
 
+# "auto" never runs more concurrent frames than the default batch (4) fills.
+_AUTO_MAX_PARALLEL = 4
+
+
+def usable_cores() -> int:
+    return len(os.sched_getaffinity(0))
+
+
+def auto_parallel_runs(threads: int) -> int:
+    """Concurrent single-frame runs for "auto": the largest divisor of the thread count up
+    to 4, so every concurrent run gets the same number of threads."""
+    total = threads or usable_cores()
+    return max(d for d in range(1, min(total, _AUTO_MAX_PARALLEL) + 1) if total % d == 0)
+
+
 class OnnxRuntimeEngine:
-    """One ONNX Runtime session for one model.
+    """ONNX Runtime sessions for one model.
 
     Models with a static batch size get any batch size: the batch is cut into
-    chunks of the model's size and the last chunk is zero-padded.
+    chunks of the model's size and the last chunk is zero-padded.  On the CPU backend
+    with ``parallel_runs`` > 1, the frames of a batch are split between that many
+    concurrent runs of a second session with threads / parallel_runs threads each
+    (infer/run_plan.py says why); the all-core session runs single frames and leftovers.
     """
 
-    def __init__(self, model_path: str | Path, backend: str = "onnxruntime-cpu", threads: int = 0) -> None:
+    def __init__(
+        self,
+        model_path: str | Path,
+        backend: str = "onnxruntime-cpu",
+        threads: int = 0,
+        parallel_runs: int | Literal["auto"] = 1,
+    ) -> None:
         if backend not in PROVIDERS:
             raise BackendUnavailableError(
                 f"backend {backend!r} is not an ONNX Runtime backend; one of {sorted(PROVIDERS)}"
             )
         if threads < 0:
             raise ValueError(f"threads must be >= 0 (0 = one per core), got {threads}")
+        if parallel_runs == "auto":
+            parallel_runs = auto_parallel_runs(threads) if backend == "onnxruntime-cpu" else 1
+        if not isinstance(parallel_runs, int) or parallel_runs < 1:
+            raise ValueError(f"parallel_runs must be 'auto' or an integer >= 1, got {parallel_runs!r}")
+        if parallel_runs > 1 and backend != "onnxruntime-cpu":
+            raise ValueError(f"parallel_runs > 1 is for the onnxruntime-cpu backend, not {backend}")
         self.info = ModelInfo.from_onnx(model_path)
         self.backend = backend
+        self.parallel_runs = parallel_runs
         providers = PROVIDERS[backend]
         available = ort.get_available_providers()
         if providers[0] not in available:
@@ -45,6 +79,16 @@ class OnnxRuntimeEngine:
                 f"model.backend {backend!r} needs ONNX Runtime's {providers[0]}, which this onnxruntime "
                 f"build does not have (available: {', '.join(available)})"
             )
+        self._session = self._open_session(providers, threads)
+        self._input_dtype = np.float16 if self.info.input_dtype == "float16" else np.float32
+        self._concurrent_session = None
+        self._workers = None
+        if parallel_runs > 1:
+            self._concurrent_session = self._open_session(providers, max(1, (threads or usable_cores()) // parallel_runs))
+            # The calling thread runs one group itself.
+            self._workers = ThreadPoolExecutor(parallel_runs - 1, thread_name_prefix="jetsentry-infer")
+
+    def _open_session(self, providers: tuple[str, ...], threads: int) -> ort.InferenceSession:
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.intra_op_num_threads = threads
@@ -54,43 +98,63 @@ class OnnxRuntimeEngine:
         options.inter_op_num_threads = 1  # one model, sequential graph: extra inter-op threads only spin
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         try:
-            self._session = ort.InferenceSession(str(self.info.path), sess_options=options, providers=list(providers))
+            session = ort.InferenceSession(str(self.info.path), sess_options=options, providers=list(providers))
         except Exception as exc:  # ONNX Runtime raises its own exception types (Fail, InvalidGraph, ...)
             raise ModelError(
                 f"ONNX Runtime cannot load model.path {self.info.path} with {providers[0]}: {exc}"
             ) from exc
         # A provider whose libraries fail to load is dropped silently; refuse to run slower than asked.
-        if self._session.get_providers()[0] != providers[0]:
+        if session.get_providers()[0] != providers[0]:
             raise BackendUnavailableError(
-                f"model.backend {backend!r}: ONNX Runtime fell back to {self._session.get_providers()[0]} "
+                f"model.backend {self.backend!r}: ONNX Runtime fell back to {session.get_providers()[0]} "
                 f"because {providers[0]} failed to initialise (check the CUDA/TensorRT libraries)"
             )
-        self._input_dtype = np.float16 if self.info.input_dtype == "float16" else np.float32
+        return session
 
     def infer(self, batch: np.ndarray) -> np.ndarray:
         self._check_batch(batch)
-        chunk = self.info.batch_size
-        if chunk is None or batch.shape[0] == chunk:
-            return self._run(batch)
-        outputs = []
-        for start in range(0, batch.shape[0], chunk):
-            part = batch[start : start + chunk]
-            if part.shape[0] < chunk:
-                padded = np.zeros((chunk, *batch.shape[1:]), dtype=batch.dtype)
-                padded[: part.shape[0]] = part
-                outputs.append(self._run(padded)[: part.shape[0]])
-            else:
-                outputs.append(self._run(part))
-        return np.concatenate(outputs, axis=0)
+        session = self._session
+        if session is None:
+            raise RuntimeError("engine is closed")
+        plan = plan_runs(batch.shape[0], self.info.batch_size, self.parallel_runs)
+        outputs: dict[int, np.ndarray] = {}
+        if plan.concurrent:
+            *others, own = plan.concurrent
+            futures = [self._workers.submit(self._run_group, self._concurrent_session, batch, g) for g in others]
+            try:
+                outputs.update(self._run_group(self._concurrent_session, batch, own))
+            finally:
+                wait(futures)  # no run may still read the batch when this returns
+            for future in futures:
+                outputs.update(future.result())
+        outputs.update(self._run_group(session, batch, plan.after))
+        if len(outputs) == 1:
+            return next(iter(outputs.values()))
+        return np.concatenate([outputs[start] for start in sorted(outputs)], axis=0)
 
     def close(self) -> None:
+        if self._workers is not None:
+            self._workers.shutdown(wait=True)
         self._session = None
+        self._concurrent_session = None
 
-    def _run(self, batch: np.ndarray) -> np.ndarray:
-        if self._session is None:
-            raise RuntimeError("engine is closed")
+    def _run_group(self, session: ort.InferenceSession, batch: np.ndarray, runs) -> dict[int, np.ndarray]:
+        """{first frame: output} for each run of a group, in order."""
+        outputs = {}
+        for run in runs:
+            part = batch[run]
+            chunk = self.info.batch_size
+            if chunk is not None and part.shape[0] < chunk:
+                padded = np.zeros((chunk, *batch.shape[1:]), dtype=batch.dtype)
+                padded[: part.shape[0]] = part
+                outputs[run.start] = self._run(session, padded)[: part.shape[0]]
+            else:
+                outputs[run.start] = self._run(session, part)
+        return outputs
+
+    def _run(self, session: ort.InferenceSession, batch: np.ndarray) -> np.ndarray:
         feed = batch if self._input_dtype is np.float32 else batch.astype(self._input_dtype)
-        (output,) = self._session.run([self.info.output_name], {self.info.input_name: feed})
+        (output,) = session.run([self.info.output_name], {self.info.input_name: feed})
         if output.ndim != 3 or output.shape[1] != 4 + self.info.num_classes:
             raise RuntimeError(
                 f"model {self.info.path} returned shape {output.shape}, expected [B, {4 + self.info.num_classes}, N]"
@@ -108,4 +172,6 @@ class OnnxRuntimeEngine:
 
 
 def from_config(model_cfg: ModelConfig) -> OnnxRuntimeEngine:
-    return OnnxRuntimeEngine(model_cfg.path, backend=model_cfg.backend, threads=model_cfg.threads)
+    return OnnxRuntimeEngine(
+        model_cfg.path, backend=model_cfg.backend, threads=model_cfg.threads, parallel_runs=model_cfg.parallel_runs
+    )
