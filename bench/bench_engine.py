@@ -184,7 +184,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, nargs="+", default=[1, 4])
     parser.add_argument("--input-size", type=int, default=640, help="longest side for dynamic-shape models")
     parser.add_argument("--frames", type=int, default=120, help="frames timed per runner and batch size")
-    parser.add_argument("--rounds", type=int, default=4, help="interleaved rounds the frames are split into")
+    parser.add_argument("--rounds", type=int, default=8, help="interleaved rounds the frames are split into")
     args = parser.parse_args()
 
     model = chosen_model(args)

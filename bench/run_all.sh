@@ -55,7 +55,7 @@ bench bench/bench_analyze.py "${wait_flag[@]}"
 bench bench/bench_daemon.py --not-realtime --name daemon_coco_4cam_recordings "${wait_flag[@]}"
 # Live: 4 cameras delivering 1080p30, newest frame wins (decoding every frame is the bound here).
 bench bench/bench_daemon.py "${wait_flag[@]}"
-# Diagnostic: the same with 640x360 cameras (substreams), where decoding is cheap.
+# Live substreams: the same with 640x360 cameras, where decoding is cheap.
 bench bench/bench_daemon.py --clip-height 360 --name daemon_coco_4cam_360p "${wait_flag[@]}"
 bench bench/bench_ultralytics.py "${wait_flag[@]}"
 bench bench/bench_latency.py "${wait_flag[@]}"

@@ -53,7 +53,7 @@ def test_without_parallel_runs_everything_goes_to_the_all_core_session():
     assert plan_runs(3, chunk=2, parallel=1).after == (slice(0, 2), slice(2, 3))
 
 
-@pytest.mark.parametrize("batch, chunk, parallel", itertools.product(range(1, 10), [None, 1, 2, 3], [1, 2, 3, 4]))
+@pytest.mark.parametrize("batch, chunk, parallel", list(itertools.product(range(1, 10), [None, 1, 2, 3], [1, 2, 3, 4])))
 def test_every_frame_is_run_exactly_once(batch, chunk, parallel):
     plan = plan_runs(batch, chunk, parallel)
     groups = [list(group) for group in plan.concurrent]
