@@ -17,18 +17,18 @@ LIVE_TAIL = (
 
 def test_mp4_file_uses_qtdemux_parser_and_decoder():
     text = desc.file_description("/v/a.mp4", "video/quicktime", "h264", "avdec_h264", LIVE)
-    assert text.startswith('filesrc name=src location="/v/a.mp4" ! qtdemux ! h264parse ! avdec_h264 ! ')
+    assert text.startswith('filesrc name=src location="/v/a.mp4" ! qtdemux ! h264parse ! avdec_h264 max-threads=1 ! ')
     assert text.endswith(LIVE_TAIL)
 
 
 def test_mkv_h265_file_uses_matroskademux():
     text = desc.file_description("/v/a.mkv", "video/x-matroska", "h265", "avdec_h265", LIVE)
-    assert "filesrc name=src location=\"/v/a.mkv\" ! matroskademux ! h265parse ! avdec_h265 ! " in text
+    assert "filesrc name=src location=\"/v/a.mkv\" ! matroskademux ! h265parse ! avdec_h265 max-threads=1 ! " in text
 
 
 def test_raw_stream_has_no_demuxer():
     text = desc.file_description("/v/a.h264", "raw", "h264", "avdec_h264", LIVE)
-    assert text.startswith('filesrc name=src location="/v/a.h264" ! h264parse ! avdec_h264 ! ')
+    assert text.startswith('filesrc name=src location="/v/a.h264" ! h264parse ! avdec_h264 max-threads=1 ! ')
 
 
 def test_offline_sink_never_drops():
@@ -76,8 +76,8 @@ def test_rtsp_description_has_a_branch_per_codec_joined_by_a_funnel():
         'rtspsrc name=src location="rtsp://cam.local:8554/live" protocols=udp latency=150 '
         "add-reference-timestamp-meta=true "
     )
-    assert " src. ! rtph264depay ! h264parse ! avdec_h264 ! funnel. " in text
-    assert " src. ! rtph265depay ! h265parse ! avdec_h265 ! funnel. " in text
+    assert " src. ! rtph264depay ! h264parse ! avdec_h264 max-threads=1 ! funnel. " in text
+    assert " src. ! rtph265depay ! h265parse ! avdec_h265 max-threads=1 ! funnel. " in text
     assert " funnel name=funnel ! videoconvert " in text
     assert text.endswith(LIVE_TAIL)
 
@@ -168,3 +168,17 @@ def test_csi_on_a_non_jetson_is_a_clear_missing_element_error():
     camera = CameraConfig(id="csi", source="csi://0")
     with pytest.raises(ElementMissing, match="nvarguscamerasrc"):
         plan_source(camera, CaptureConfig(), parse_source_uri(camera.source), LIVE)
+
+
+def test_cpu_decoder_runs_on_one_thread_in_a_real_pipeline():
+    Gst = gst()
+    text = desc.file_description("/v/a.mp4", "video/quicktime", "h264", "avdec_h264", LIVE)
+    pipeline = Gst.parse_launch(text)
+    decoders = [e for e in pipeline.iterate_elements() if e.get_factory().get_name() == "avdec_h264"]
+    assert len(decoders) == 1
+    assert decoders[0].get_property("max-threads") == desc.CPU_DECODER_THREADS == 1
+
+
+def test_hardware_decoders_get_no_libav_options():
+    text = desc.file_description("/v/a.mp4", "video/quicktime", "h264", "nvh264dec", LIVE)
+    assert " ! nvh264dec ! videoconvert " in text

@@ -43,6 +43,13 @@ class SinkOptions:
 
 OFFLINE_SINK = SinkOptions(max_buffers=4, drop=False, sync=False)
 
+# libav decodes each stream on one thread.  The daemon decodes several streams, usually
+# more than it has cores; libav's default frame threading (one thread per core, for
+# non-live sources) spends more CPU per frame and delays each frame by one per thread.
+# Measured on 4 live 1080p30 file cameras: decoding 7.7 -> 7.1 CPU-s per 15 s
+# (docs/PERFORMANCE.md, section 3b).  Live RTSP sources get slice threading only anyway.
+CPU_DECODER_THREADS = 1
+
 
 def quote(value: str) -> str:
     """A gst-launch property value: double-quoted, with backslash and quote escaped."""
@@ -62,6 +69,8 @@ def decoder_chain(decoder: str) -> str:
     system memory before the appsink."""
     if outputs_nvmm(decoder):
         return f"{decoder} ! nvvidconv ! video/x-raw,format=I420"
+    if decoder.startswith("avdec_"):
+        return f"{decoder} max-threads={CPU_DECODER_THREADS}"
     return decoder
 
 
