@@ -48,7 +48,6 @@ def test_no_more_workers_than_units():
 
 
 def test_without_parallel_runs_everything_goes_to_the_all_core_session():
-    assert plan_runs(4, chunk=None, parallel=1) == plan_runs(4, chunk=None, parallel=1)
     assert plan_runs(4, chunk=None, parallel=1).after == (slice(0, 4),)
     assert plan_runs(3, chunk=2, parallel=1).after == (slice(0, 2), slice(2, 3))
 

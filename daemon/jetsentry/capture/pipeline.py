@@ -46,7 +46,7 @@ OFFLINE_SINK = SinkOptions(max_buffers=4, drop=False, sync=False)
 # libav decodes each stream on one thread.  The daemon decodes several streams, usually
 # more than it has cores; libav's default frame threading (one thread per core, for
 # non-live sources) spends more CPU per frame and delays each frame by one per thread.
-# Measured on 4 live 1080p30 file cameras: decoding 7.7 -> 7.1 CPU-s per 15 s
+# Measured on 4 live 1080p30 file cameras: decoding 7.7 -> 7.0 CPU-s per 15 s
 # (docs/PERFORMANCE.md, section 3b).  Live RTSP sources get slice threading only anyway.
 CPU_DECODER_THREADS = 1
 

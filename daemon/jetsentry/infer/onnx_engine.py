@@ -141,9 +141,9 @@ class OnnxRuntimeEngine:
     def _run_group(self, session: ort.InferenceSession, batch: np.ndarray, runs) -> dict[int, np.ndarray]:
         """{first frame: output} for each run of a group, in order."""
         outputs = {}
+        chunk = self.info.batch_size
         for run in runs:
             part = batch[run]
-            chunk = self.info.batch_size
             if chunk is not None and part.shape[0] < chunk:
                 padded = np.zeros((chunk, *batch.shape[1:]), dtype=batch.dtype)
                 padded[: part.shape[0]] = part
