@@ -110,7 +110,7 @@ class _BarrierSession:
     """Wraps a real session: each thread's first run waits at a barrier, so workers that
     do not run concurrently time out there; optionally one run raises."""
 
-    def __init__(self, session, parties: int, fail_on_start: int | None = None) -> None:
+    def __init__(self, session, parties: int, fail_on_start: float | None = None) -> None:
         self._session = session
         self._barrier = threading.Barrier(parties, timeout=10)
         self._fail_on_start = fail_on_start
