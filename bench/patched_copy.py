@@ -12,6 +12,9 @@ was imported from).  The checkout itself is never changed.  Patches:
   serial      analyze.py: no batch prepared ahead; conversion and letterboxing run in the
               inference thread between two engine runs.
   normal-priority  analyze.py: the file is decoded at normal priority instead of SCHED_IDLE.
+  daemon-normal-priority  service.py and capture/session.py: the daemon's recordings
+              (realtime: false) are decoded, and its next batch prepared, at normal
+              priority instead of SCHED_IDLE.
 """
 
 from __future__ import annotations
@@ -44,7 +47,15 @@ def patch_normal_priority(package: Path) -> None:
                   "decoder=args.decoder, idle_priority=False)")
 
 
-PATCHES = {"spin": patch_spin, "serial": patch_serial, "normal-priority": patch_normal_priority}
+def patch_daemon_normal_priority(package: Path) -> None:
+    _replace_once(package / "service.py", 'self._prepare, idle_priority=True, name="batch-prepare"',
+                  'self._prepare, idle_priority=False, name="batch-prepare"')
+    _replace_once(package / "capture" / "session.py", "source_name=self._source.masked, idle_priority=self._lossless",
+                  "source_name=self._source.masked, idle_priority=False")
+
+
+PATCHES = {"spin": patch_spin, "serial": patch_serial, "normal-priority": patch_normal_priority,
+           "daemon-normal-priority": patch_daemon_normal_priority}
 
 
 def main() -> None:

@@ -7,7 +7,8 @@
 #   --memory-minutes N  measured minutes of the RSS run (default 10; >= 2)
 #   --experiments       also measure analyze with one frame-path choice undone each (spinning
 #                       ONNX Runtime threads, no batch prepared ahead, decoding at normal
-#                       priority; bench/patched_copy.py; the checkout is not changed), ~10 min
+#                       priority; the recordings daemon with decoding and preparing at normal
+#                       priority; bench/patched_copy.py; the checkout is not changed), ~16 min
 #   --no-wait           do not wait for an idle machine before each measurement
 #
 # A benchmark that cannot run here (no COCO model, no Ultralytics) exits 77 and is
@@ -25,7 +26,7 @@ while [ $# -gt 0 ]; do
     --experiments) experiments=1 ;;
     --memory-minutes) memory_minutes="$2"; shift ;;
     --no-wait) wait_flag=(--no-wait) ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "unknown option: $1" >&2; exit 2 ;;
   esac
   shift
@@ -68,6 +69,10 @@ if [ "$experiments" = 1 ]; then
     PYTHONPATH="$work/$patch" BENCH_NOTE="experiment (bench/patched_copy.py): $patch" \
       bench bench/bench_analyze.py --name "exp_analyze_coco_1080p_$patch" "${wait_flag[@]}"
   done
+  patch=daemon-normal-priority
+  "$PY" bench/patched_copy.py "$work/$patch" "$patch" >/dev/null
+  PYTHONPATH="$work/$patch" BENCH_NOTE="experiment (bench/patched_copy.py): $patch" \
+    bench bench/bench_daemon.py --not-realtime --name "exp_daemon_coco_4cam_recordings_$patch" "${wait_flag[@]}"
 fi
 if [ "$memory" = 1 ]; then
   bench bench/bench_memory.py --minutes "$memory_minutes"
