@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from jetsentry.capture.errors import CaptureError
+from jetsentry.capture.errors import GStreamerMissing
 
 _init_lock = threading.Lock()
 _initialised = False
@@ -21,7 +21,7 @@ def gst():
         gi.require_version("GstPbutils", "1.0")
         from gi.repository import Gst
     except (ImportError, ValueError) as exc:
-        raise CaptureError(
+        raise GStreamerMissing(
             "GStreamer for Python is not available (install python3-gi, gir1.2-gstreamer-1.0 "
             f"and gstreamer1.0-plugins-base): {exc}"
         ) from exc
