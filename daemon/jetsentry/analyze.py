@@ -97,11 +97,11 @@ def build_processor(model_cfg: ModelConfig, tracker_cfg: TrackerConfig | None, *
 
 def _settings(args: argparse.Namespace) -> tuple[ModelConfig, TrackerConfig | None]:
     """Model and tracker settings: from --config if given, then command-line overrides."""
+    from jetsentry.config import load_config, validate_section
+
     model_fields: dict = {}
     tracker_cfg = TrackerConfig()
     if args.config is not None:
-        from jetsentry.config import load_config
-
         cfg = load_config(args.config)
         model_fields = cfg.model.model_dump()
         tracker_cfg = cfg.tracker
@@ -110,25 +110,18 @@ def _settings(args: argparse.Namespace) -> tuple[ModelConfig, TrackerConfig | No
         value = getattr(args, attr)
         if value is not None:
             model_fields[key] = value
-    model_cfg = ModelConfig.model_validate(model_fields)
+    model_cfg = validate_section(ModelConfig, model_fields, "model settings")
     return model_cfg, (None if args.no_track or not tracker_cfg.enabled else tracker_cfg)
 
 
 def analyze_main(args: argparse.Namespace) -> int:
-    from pydantic import ValidationError
-
-    from jetsentry.config import ConfigError
-    from jetsentry.config.loader import format_location
+    from jetsentry.config import ConfigError, report_config_error
     from jetsentry.infer import BackendUnavailableError, ModelError
 
     try:
         model_cfg, tracker_cfg = _settings(args)
     except ConfigError as exc:
-        print("\n".join(f"error: {exc.source}: {p}" for p in exc.problems), file=sys.stderr)
-        return 2
-    except ValidationError as exc:
-        for err in exc.errors():
-            print(f"error: {format_location(err['loc'])}: {err['msg'].removeprefix('Value error, ')}", file=sys.stderr)
+        report_config_error(exc)
         return 2
     if args.batch < 1:
         print("error: --batch must be >= 1", file=sys.stderr)

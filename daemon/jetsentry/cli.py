@@ -23,14 +23,12 @@ def _cmd_version(args: argparse.Namespace) -> int:
 
 
 def _cmd_check_config(args: argparse.Namespace) -> int:
-    from jetsentry.config import ConfigError, load_config
+    from jetsentry.config import ConfigError, load_config, report_config_error
 
     try:
         cfg = load_config(args.file)
     except ConfigError as exc:
-        print(f"{exc.source}: {len(exc.problems)} error(s)", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
+        report_config_error(exc)
         return EXIT_USAGE
     enabled = sum(1 for cam in cfg.cameras if cam.enabled)
     print(f"{args.file}: OK ({len(cfg.cameras)} camera(s), {enabled} enabled, model {cfg.model.path})")

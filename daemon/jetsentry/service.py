@@ -137,16 +137,14 @@ class Service:
 
 def run_service(config_path: Path) -> int:
     """`jetsentry run`: 0 after a clean stop (SIGTERM/SIGINT), 2 for bad config or model."""
-    from jetsentry.config import ConfigError, load_config
+    from jetsentry.config import ConfigError, load_config, report_config_error
     from jetsentry.infer import BackendUnavailableError, ModelError
     from jetsentry.logsetup import setup_logging
 
     try:
         cfg = load_config(config_path)
     except ConfigError as exc:
-        print(f"{exc.source}: {len(exc.problems)} error(s)")
-        for problem in exc.problems:
-            print(f"  {problem}")
+        report_config_error(exc)
         return 2
     setup_logging(cfg.logging)
     try:

@@ -16,13 +16,6 @@ REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "config" / "jetsentry.example.yaml"
 
 
-@pytest.fixture
-def model_file(tmp_path: Path) -> Path:
-    path = tmp_path / "m.onnx"
-    path.write_bytes(b"placeholder: config validation only checks the file exists")
-    return path
-
-
 def write_config(tmp_path: Path, data: dict) -> Path:
     path = tmp_path / "cfg.yaml"
     path.write_text(yaml.safe_dump(data))

@@ -200,7 +200,7 @@ def test_auto_parallel_runs_from_config(make_model, simple_head):
 def test_parallel_runs_are_for_the_cpu_backend_only(make_model, simple_head):
     with pytest.raises(ValidationError, match="parallel_runs > 1 needs backend onnxruntime-cpu"):
         ModelConfig(path=make_model(simple_head), backend="onnxruntime-cuda", parallel_runs=2)
-    with pytest.raises(ValueError, match="parallel_runs > 1 is for the onnxruntime-cpu backend"):
+    with pytest.raises(ValueError, match="parallel_runs > 1 needs backend onnxruntime-cpu"):
         OnnxRuntimeEngine(make_model(simple_head), backend="onnxruntime-cuda", parallel_runs=2)
-    with pytest.raises(ValueError, match="parallel_runs must be 'auto' or an integer >= 1"):
+    with pytest.raises(ValueError, match="parallel_runs must be 'auto' or an integer from 1 to 64"):
         OnnxRuntimeEngine(make_model(simple_head), parallel_runs=0)

@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from urllib.parse import unquote, urlsplit, urlunsplit
+from dataclasses import dataclass, field
 
 from jetsentry.capture import pipeline as desc
 from jetsentry.capture.elements import CODECS, choose_decoder, require_elements
 from jetsentry.capture.errors import ElementMissing
 from jetsentry.capture.probe import VideoFileInfo, probe_video_file
 from jetsentry.config.models import CameraConfig, CaptureConfig
-from jetsentry.config.source_uri import SourceUri
+from jetsentry.config.source_uri import SourceUri, parse_source_uri
 
 
 @dataclass(frozen=True)
 class RtspCredentials:
     user: str | None
-    password: str | None
+    password: str | None = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -93,18 +92,4 @@ def rtsp_decoders(preference: str) -> dict[str, str]:
 
 def split_credentials(uri: str, camera: CameraConfig) -> tuple[str, RtspCredentials]:
     """The URI without user:password, and the credentials to use (config wins over the URI)."""
-    parts = urlsplit(uri)
-    user = unquote(parts.username) if parts.username else None
-    password = unquote(parts.password) if parts.password else None
-    if camera.rtsp.username:
-        user = camera.rtsp.username
-        password = camera.rtsp.password.get_secret_value() if camera.rtsp.password else None
-    elif camera.rtsp.password is not None:
-        password = camera.rtsp.password.get_secret_value()
-    host = parts.hostname or ""
-    if ":" in host:  # IPv6 literal
-        host = f"[{host}]"
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    location = urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
-    return location, RtspCredentials(user, password)
+    return parse_source_uri(uri).location, RtspCredentials(*camera.rtsp_credentials())

@@ -12,26 +12,32 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
+    field_serializer,
     field_validator,
     model_validator,
 )
 
+from jetsentry.config.limits import check_element_name, check_host, check_text, path_problem, quoted, utf8_size
+from jetsentry.config.mqtt_names import MQTT_STRING_MAX_BYTES, check_client_id, check_mqtt_text, check_topic_prefix
+from jetsentry.config.rules import check_parallel_runs, check_user_for_password
 from jetsentry.config.secrets import resolve_secret
-from jetsentry.config.source_uri import SourceUriError, parse_source_uri
+from jetsentry.config.source_uri import SourceUriError, mask_uri, parse_source_uri
 
 Secret = Annotated[SecretStr | None, BeforeValidator(resolve_secret)]
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_RTSP_TEXT_MAX_BYTES = 4096
 
 
 class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    # Inputs stay out of ValidationError's text: a value may be a secret or a URI holding one.
+    model_config = ConfigDict(extra="forbid", validate_default=True, hide_input_in_errors=True)
 
 
 def _check_mqtt_id(value: str, what: str) -> str:
     # Ids become MQTT topic levels: no '/', '+', '#' or blanks.
     if not _ID_PATTERN.match(value):
         raise ValueError(
-            f"{what} {value!r} must be 1-64 characters of letters, digits, '_', '-', '.', "
+            f"{what} {quoted(value)} must be 1-64 characters of letters, digits, '_', '-', '.', "
             "starting with a letter or digit"
         )
     return value
@@ -42,6 +48,20 @@ class RtspConfig(StrictModel):
     latency_ms: int = Field(200, ge=0, le=10_000, description="rtspsrc jitter-buffer latency in milliseconds.")
     username: str | None = Field(None, description="RTSP user (overrides one in the URI).")
     password: Secret = Field(None, description="RTSP password: a string, {file: PATH} or {credential: NAME}.")
+
+    @field_validator("username")
+    @classmethod
+    def _username(cls, value: str | None) -> str | None:
+        if value is not None and ":" in value:
+            raise ValueError("an RTSP user name cannot contain ':' (HTTP authentication splits there)")
+        return value if value is None else check_text(value, "the user name", max_bytes=_RTSP_TEXT_MAX_BYTES)
+
+    @field_validator("password")
+    @classmethod
+    def _password(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            check_text(value.get_secret_value(), "the password", max_bytes=_RTSP_TEXT_MAX_BYTES)
+        return value
 
 
 class CameraConfig(StrictModel):
@@ -77,11 +97,43 @@ class CameraConfig(StrictModel):
             raise ValueError(str(exc)) from None
         return value
 
+    @field_validator("decoder")
+    @classmethod
+    def _decoder(cls, value: str | None) -> str | None:
+        return value if value is None else check_element_name(value, "decoder")
+
     @model_validator(mode="after")
     def _realtime_only_for_files(self) -> "CameraConfig":
         if not self.realtime and parse_source_uri(self.source).kind != "file":
             raise ValueError("realtime: false applies only to video files; live sources deliver at their own rate")
         return self
+
+    @model_validator(mode="after")
+    def _rtsp_user_for_password(self) -> "CameraConfig":
+        if parse_source_uri(self.source).kind == "rtsp":
+            check_user_for_password(*self.rtsp_credentials(), "RTSP")
+        return self
+
+    def rtsp_credentials(self) -> tuple[str | None, str | None]:
+        """(user, password) for an rtsp:// source: rtsp.username, with rtsp.password, wins
+        over the URI's; rtsp.password alone goes with the URI's user."""
+        source = parse_source_uri(self.source)
+        user, password = source.username, source.password
+        if self.rtsp.username:
+            user = self.rtsp.username
+            password = self.rtsp.password.get_secret_value() if self.rtsp.password else None
+        elif self.rtsp.password is not None:
+            password = self.rtsp.password.get_secret_value()
+        return user, password
+
+    # A password inside the URI is shown as '***' in repr() and dumps, as SecretStr fields are.
+    def __repr_args__(self):
+        for name, value in super().__repr_args__():
+            yield name, (mask_uri(value) if name == "source" else value)
+
+    @field_serializer("source")
+    def _masked_source(self, value: str) -> str:
+        return mask_uri(value)
 
 
 class CaptureConfig(StrictModel):
@@ -95,6 +147,11 @@ class CaptureConfig(StrictModel):
     stall_timeout_s: float = Field(5.0, gt=0, le=600, description="No frame for this long -> RECOVERING.")
     connect_timeout_s: float = Field(10.0, gt=0, le=600, description="CONNECTING longer than this -> RECOVERING.")
     max_buffers: int = Field(2, ge=1, le=64, description="appsink max-buffers (newest frames kept by GStreamer).")
+
+    @field_validator("decoder")
+    @classmethod
+    def _decoder(cls, value: str) -> str:
+        return check_element_name(value, "decoder")
 
     @model_validator(mode="after")
     def _backoff_order(self) -> "CaptureConfig":
@@ -118,7 +175,7 @@ class ModelConfig(StrictModel):
         "onnxruntime-cpu", description="Inference backend."
     )
     threads: int = Field(0, ge=0, le=256, description="Intra-op threads for the CPU backend; 0 = one per core.")
-    parallel_runs: Annotated[int, Field(ge=1, le=64)] | Literal["auto"] = Field(
+    parallel_runs: int | Literal["auto"] = Field(
         "auto",
         description="CPU backend: frames of one batch inferred side by side, each run with threads/parallel_runs "
         "threads (more frames/s than one frame after another on all threads, docs/PERFORMANCE.md section 1; "
@@ -129,14 +186,21 @@ class ModelConfig(StrictModel):
     @field_validator("path")
     @classmethod
     def _exists(cls, value: Path) -> Path:
+        problem = path_problem(value)
+        if problem:
+            raise ValueError(problem)
         if not value.is_file():
-            raise ValueError(f"model file not found: {value}")
+            raise ValueError(f"model file not found: {quoted(str(value), 200)}")
         return value
+
+    @field_validator("parallel_runs")
+    @classmethod
+    def _parallel_runs(cls, value: int | str) -> int | str:
+        return check_parallel_runs(value)
 
     @model_validator(mode="after")
     def _parallel_runs_on_cpu(self) -> "ModelConfig":
-        if self.parallel_runs != "auto" and self.parallel_runs > 1 and self.backend != "onnxruntime-cpu":
-            raise ValueError(f"parallel_runs > 1 needs backend onnxruntime-cpu, not {self.backend}")
+        check_parallel_runs(self.parallel_runs, self.backend)
         return self
 
 
@@ -193,15 +257,36 @@ class MqttConfig(StrictModel):
     def _consistent(self) -> "MqttConfig":
         if self.reconnect_max_s < self.reconnect_min_s:
             raise ValueError("reconnect_max_s must be >= reconnect_min_s")
-        if self.password is not None and not self.username:
-            raise ValueError("password is set but username is not")
+        check_user_for_password(self.username, self.password, "MQTT")
         return self
 
     @field_validator("topic_prefix")
     @classmethod
     def _prefix(cls, value: str) -> str:
-        if any(c in value for c in "+#") or value.startswith("/") or value.endswith("/"):
-            raise ValueError("topic_prefix must not contain '+' or '#' nor start or end with '/'")
+        return check_topic_prefix(value)
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        return check_host(value)
+
+    @field_validator("client_id")
+    @classmethod
+    def _client_id(cls, value: str | None) -> str | None:
+        return value if value is None else check_client_id(value)
+
+    @field_validator("username")
+    @classmethod
+    def _username(cls, value: str | None) -> str | None:
+        return value if value is None else check_mqtt_text(value, "the user name")
+
+    @field_validator("password")
+    @classmethod
+    def _password(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:  # MQTT passwords are binary data: only the length is limited
+            size = utf8_size(value.get_secret_value(), "the password")
+            if size > MQTT_STRING_MAX_BYTES:
+                raise ValueError(f"the password is {size} bytes long; MQTT allows at most {MQTT_STRING_MAX_BYTES}")
         return value
 
 

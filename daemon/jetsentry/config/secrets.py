@@ -14,9 +14,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, SecretStr, model_validator
 
+from jetsentry.config.files import SECRET_MAX_BYTES, UnreadableFile, display_path, read_regular_file
+from jetsentry.config.limits import quoted
+
 
 class SecretRef(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
     file: Path | None = None
     credential: str | None = None
@@ -25,8 +28,9 @@ class SecretRef(BaseModel):
     def _exactly_one(self) -> "SecretRef":
         if (self.file is None) == (self.credential is None):
             raise ValueError("give exactly one of 'file' or 'credential'")
-        if self.credential is not None and ("/" in self.credential or self.credential in ("", ".", "..")):
-            raise ValueError(f"credential name {self.credential!r} must be a plain file name")
+        name = self.credential
+        if name is not None and ("/" in name or "\0" in name or name in ("", ".", "..") or len(name) > 255):
+            raise ValueError(f"credential name {quoted(name)} must be a plain file name")
         return self
 
     def read(self) -> SecretStr:
@@ -36,17 +40,24 @@ class SecretRef(BaseModel):
             directory = os.environ.get("CREDENTIALS_DIRECTORY")
             if not directory:
                 raise ValueError(
-                    f"credential {self.credential!r} requested but $CREDENTIALS_DIRECTORY is not set"
+                    f"credential {quoted(self.credential)} requested but $CREDENTIALS_DIRECTORY is not set"
                 )
             path = Path(directory) / self.credential
         try:
-            return SecretStr(path.read_text(encoding="utf-8").rstrip("\r\n"))
-        except OSError as exc:
-            raise ValueError(f"cannot read secret from {path}: {exc.strerror}") from exc
+            data = read_regular_file(path, max_bytes=SECRET_MAX_BYTES)
+        except UnreadableFile as exc:
+            raise ValueError(f"cannot read secret from {display_path(path)}: {exc}") from None
+        try:
+            return SecretStr(data.decode("utf-8").rstrip("\r\n"))
+        except UnicodeDecodeError:
+            raise ValueError(f"secret file {display_path(path)} is not UTF-8 text") from None
 
 
 def resolve_secret(value: Any) -> Any:
     """Field validator body: turn a {file:..}/{credential:..} mapping into a SecretStr."""
     if isinstance(value, dict):
         return SecretRef.model_validate(value).read()
+    if isinstance(value, (bool, int, float)):
+        # YAML read an unquoted 1234, 0o17 or yes as a number or boolean: its text is lost.
+        raise ValueError("is a YAML number or boolean, not text: put the secret in quotes")
     return value

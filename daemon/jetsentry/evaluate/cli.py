@@ -55,10 +55,15 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse printed why
         return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
+    from jetsentry.config import ConfigError, report_config_error
+
     try:
         return _evaluate(args)
     except UsageError as exc:
         print(f"jetsentry eval: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ConfigError as exc:
+        report_config_error(exc)
         return EXIT_USAGE
 
 
@@ -134,19 +139,12 @@ def _check_numbers(args: argparse.Namespace) -> None:
 
 def _settings(args: argparse.Namespace) -> tuple[ModelConfig, TrackerConfig, float]:
     """Detector settings at the evaluation confidence, the tracker's, and the daemon's confidence."""
-    from pydantic import ValidationError
-
-    from jetsentry.config.loader import format_location
+    from jetsentry.config import load_config, validate_section
 
     model_fields: dict = {}
     tracker_cfg = TrackerConfig()
     if args.config is not None:
-        from jetsentry.config import ConfigError, load_config
-
-        try:
-            cfg = load_config(args.config)
-        except ConfigError as exc:
-            raise UsageError(f"{exc.source}: " + "; ".join(exc.problems)) from None
+        cfg = load_config(args.config)
         model_fields = cfg.model.model_dump()
         tracker_cfg = cfg.tracker
     track_conf = args.track_conf if args.track_conf is not None else model_fields.get(
@@ -158,11 +156,7 @@ def _settings(args: argparse.Namespace) -> tuple[ModelConfig, TrackerConfig, flo
     for key, value in (("iou", args.iou), ("input_size", args.input_size), ("backend", args.backend)):
         if value is not None:
             model_fields[key] = value
-    try:
-        return ModelConfig.model_validate(model_fields), tracker_cfg, float(track_conf)
-    except ValidationError as exc:
-        problems = [f"{format_location(e['loc'])}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors()]
-        raise UsageError("; ".join(problems)) from None
+    return validate_section(ModelConfig, model_fields, "model settings"), tracker_cfg, float(track_conf)
 
 
 def _checked_model(model_path: Path, scene_classes: tuple[str, ...], scene_path: Path):

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import onnxruntime as ort
 
+from jetsentry.config.rules import CPU_BACKEND, check_parallel_runs
 from jetsentry.infer.errors import BackendUnavailableError, ModelError
 from jetsentry.infer.model_info import ModelInfo
 from jetsentry.infer.run_plan import plan_runs
@@ -63,12 +64,8 @@ class OnnxRuntimeEngine:
             )
         if threads < 0:
             raise ValueError(f"threads must be >= 0 (0 = one per core), got {threads}")
-        if parallel_runs == "auto":
-            parallel_runs = auto_parallel_runs(threads) if backend == "onnxruntime-cpu" else 1
-        if not isinstance(parallel_runs, int) or parallel_runs < 1:
-            raise ValueError(f"parallel_runs must be 'auto' or an integer >= 1, got {parallel_runs!r}")
-        if parallel_runs > 1 and backend != "onnxruntime-cpu":
-            raise ValueError(f"parallel_runs > 1 is for the onnxruntime-cpu backend, not {backend}")
+        if check_parallel_runs(parallel_runs, backend) == "auto":
+            parallel_runs = auto_parallel_runs(threads) if backend == CPU_BACKEND else 1
         self.info = ModelInfo.from_onnx(model_path)
         self.backend = backend
         self.parallel_runs = parallel_runs

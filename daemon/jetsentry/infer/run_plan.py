@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from jetsentry.config.rules import check_parallel_runs
+
 
 @dataclass(frozen=True, slots=True)
 class RunPlan:
@@ -31,8 +33,7 @@ def plan_runs(batch: int, chunk: int | None, parallel: int) -> RunPlan:
     """
     if batch < 1:
         raise ValueError(f"batch must be >= 1, got {batch}")
-    if parallel < 1:
-        raise ValueError(f"parallel must be >= 1, got {parallel}")
+    check_parallel_runs(parallel, allow_auto=False)
     step = chunk or 1
     units = [slice(start, min(start + step, batch)) for start in range(0, batch, step)]
     if parallel == 1 or len(units) < 2:

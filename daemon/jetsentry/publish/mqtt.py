@@ -77,7 +77,8 @@ class MqttPublisher:
     `{prefix}/{device_id}/status` is retained `online` after each connect and `offline`
     after stop(); the broker publishes `offline` itself (Last Will) if the process dies.
     on_connection_change(connected) is called on the network thread; exceptions in it
-    are logged and ignored.
+    are logged and ignored.  `cfg` is trusted as validated (an MqttConfig cannot be built
+    otherwise, short of model_construct): its names and limits are checked there.
     """
 
     def __init__(
@@ -89,8 +90,6 @@ class MqttPublisher:
         on_connection_change: Callable[[bool], Any] | None = None,
         rng: random.Random | None = None,
     ):
-        if cfg.password is not None and not cfg.username:
-            raise ValueError("mqtt.password is set but mqtt.username is not: MQTT sends a password only with a user")
         self._cfg = cfg
         self.device_id = device_id
         self.status_topic = status_topic(cfg.topic_prefix, device_id)

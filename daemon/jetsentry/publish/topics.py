@@ -1,24 +1,24 @@
-"""MQTT topic names: {prefix}/{device_id}/{camera_id}/detections and {prefix}/{device_id}/status."""
+"""MQTT topic names: {prefix}/{device_id}/{camera_id}/detections and {prefix}/{device_id}/status.
+
+The rules (config/mqtt_names.py) are the config models' own, so a topic built from a
+validated config always passes; callers with other strings get a ValueError."""
 
 from __future__ import annotations
 
+from jetsentry.config.mqtt_names import check_topic, check_topic_level, check_topic_prefix
+
 
 def _level(value: str, what: str) -> str:
-    # A topic level must be non-empty and free of separators and wildcards.
-    if not value or any(c in value for c in "/+#\0"):
-        raise ValueError(f"{what} {value!r} cannot be an MQTT topic level (empty, or contains '/', '+', '#')")
-    return value
+    return check_topic_level(value, what)
 
 
 def _prefix(prefix: str) -> str:
-    if not prefix or any(c in prefix for c in "+#\0") or prefix.startswith("/") or prefix.endswith("/"):
-        raise ValueError(f"topic prefix {prefix!r} must be non-empty, without '+' or '#' or a leading/trailing '/'")
-    return prefix
+    return check_topic_prefix(prefix)
 
 
 def detections_topic(prefix: str, device_id: str, camera_id: str) -> str:
-    return f"{_prefix(prefix)}/{_level(device_id, 'device_id')}/{_level(camera_id, 'camera_id')}/detections"
+    return check_topic(f"{_prefix(prefix)}/{_level(device_id, 'device_id')}/{_level(camera_id, 'camera_id')}/detections")
 
 
 def status_topic(prefix: str, device_id: str) -> str:
-    return f"{_prefix(prefix)}/{_level(device_id, 'device_id')}/status"
+    return check_topic(f"{_prefix(prefix)}/{_level(device_id, 'device_id')}/status")
