@@ -75,7 +75,10 @@ def assert_clean_outcome(path: Path, environ: dict[str, str] | None = None) -> N
         assert all(len(line) <= MAX_PROBLEM_LINE for line in lines), err[:2000]
         assert out == ""
         return
-    assert "OK (" in out and err == ""
+    assert "OK (" in out
+    # A valid config may still name files or elements this machine lacks: one warning line each.
+    assert all(line.startswith("warning: ") for line in err.splitlines()), err[:2000]
+    assert all(len(line) <= MAX_PROBLEM_LINE for line in err.splitlines()), err[:2000]
     with mock.patch.dict(os.environ, environ or {}):
         cfg = load_config(path)
     # What check-config accepts, `run` can use: every topic and client id is valid.
