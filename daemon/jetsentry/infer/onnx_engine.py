@@ -11,7 +11,7 @@ import numpy as np
 import onnxruntime as ort
 
 from jetsentry.infer.errors import BackendUnavailableError, ModelError
-from jetsentry.infer.model_info import ModelInfo
+from jetsentry.infer.model_info import ModelInfo, check_head_channels
 from jetsentry.infer.run_plan import plan_runs
 
 if TYPE_CHECKING:
@@ -156,9 +156,10 @@ class OnnxRuntimeEngine:
         feed = batch if self._input_dtype is np.float32 else batch.astype(self._input_dtype)
         (output,) = session.run([self.info.output_name], {self.info.input_name: feed})
         if output.ndim != 3 or output.shape[1] != 4 + self.info.num_classes:
-            raise RuntimeError(
-                f"model {self.info.path} returned shape {output.shape}, expected [B, {4 + self.info.num_classes}, N]"
-            )
+            what = f"model.path {self.info.path}: output {self.info.output_name!r} of shape {list(output.shape)}"
+            if output.ndim != 3:
+                raise ModelError(f"{what} is not a detection head [B, 4+C, N]")
+            check_head_channels(output.shape[1], self.info.class_names, what)
         return output if output.dtype == np.float32 else output.astype(np.float32)
 
     def _check_batch(self, batch: np.ndarray) -> None:
