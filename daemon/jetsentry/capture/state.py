@@ -39,6 +39,7 @@ class SessionStats:
     last_error: str | None
     transitions: tuple[StateChange, ...]  # newest last, bounded
     retries: tuple[RetryDelay, ...]  # backoff delays slept, newest last, bounded
+    decode_errors: int = 0  # decoder errors and warnings (frames lost or damaged)
 
     @property
     def dropped(self) -> int:

@@ -1,4 +1,4 @@
-"""MQTT topic names: {prefix}/{device_id}/{camera_id}/detections and {prefix}/{device_id}/status."""
+"""MQTT topic names: {prefix}/{device_id}/{camera_id}/detections, {prefix}/{device_id}/status and .../health."""
 
 from __future__ import annotations
 
@@ -22,3 +22,7 @@ def detections_topic(prefix: str, device_id: str, camera_id: str) -> str:
 
 def status_topic(prefix: str, device_id: str) -> str:
     return f"{_prefix(prefix)}/{_level(device_id, 'device_id')}/status"
+
+
+def health_topic(prefix: str, device_id: str) -> str:
+    return f"{_prefix(prefix)}/{_level(device_id, 'device_id')}/health"
