@@ -81,6 +81,10 @@ class OnnxRuntimeEngine:
             )
         self._session = self._open_session(providers, threads)
         self._input_dtype = np.float16 if self.info.input_dtype == "float16" else np.float32
+        # A failed run raises with ONNX Runtime's message, which the daemon logs rate-limited;
+        # ONNX Runtime's own error line for it would go to stderr on every failing batch.
+        self._run_options = ort.RunOptions()
+        self._run_options.log_severity_level = 4  # fatal only
         self._concurrent_session = None
         self._workers = None
         if parallel_runs > 1:
@@ -154,7 +158,7 @@ class OnnxRuntimeEngine:
 
     def _run(self, session: ort.InferenceSession, batch: np.ndarray) -> np.ndarray:
         feed = batch if self._input_dtype is np.float32 else batch.astype(self._input_dtype)
-        (output,) = session.run([self.info.output_name], {self.info.input_name: feed})
+        (output,) = session.run([self.info.output_name], {self.info.input_name: feed}, self._run_options)
         if output.ndim != 3 or output.shape[1] != 4 + self.info.num_classes:
             what = f"model.path {self.info.path}: output {self.info.output_name!r} of shape {list(output.shape)}"
             if output.ndim != 3:
