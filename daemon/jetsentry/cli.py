@@ -40,9 +40,16 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from jetsentry.signals import StopRequest
+
+    # Before the heavy imports and the model load, so that a stop during them is a clean stop.
+    stop = StopRequest().install()
     from jetsentry.service import run_service
 
-    return run_service(args.config)
+    try:
+        return run_service(args.config, stop)
+    finally:
+        stop.ignore_further()  # done: a late signal must not kill the exiting process
 
 
 def _cmd_analyze(args: argparse.Namespace) -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 from pathlib import Path
 
@@ -11,10 +10,11 @@ from jetsentry.batch import FrameBatcher
 from jetsentry.batch.prefetch import PrefetchedBatches
 from jetsentry.capture import CameraSession, LatestFrameSlot
 from jetsentry.config.models import AppConfig
-from jetsentry.health import HealthReporter, ServiceCounters
+from jetsentry.health import HealthReporter, HealthState, RepeatedFailureLog, ServiceCounters, exception_summary
 from jetsentry.infer import Detector
 from jetsentry.pipeline import FrameProcessor, PreparedBatch
-from jetsentry.publish import MqttPublisher, detections_topic
+from jetsentry.publish import MqttPublisher, detections_topic, health_topic
+from jetsentry.signals import StopRequest
 
 log = logging.getLogger("jetsentry.service")
 
@@ -23,10 +23,11 @@ _POLL_S = 0.25
 
 
 class Service:
-    """Owns every stage; `run()` blocks until `stop_event` is set, then shuts down in order:
-    cameras first (no new frames), then the publisher (which flushes and says offline)."""
+    """Owns every stage; `run()` blocks until a stop is requested or health has been failing
+    for `health.exit_after_failing_s`, then shuts down in order: cameras first (no new
+    frames), then the publisher (which flushes and says offline)."""
 
-    def __init__(self, cfg: AppConfig, detector: Detector, *, health_interval_s: float = 30.0) -> None:
+    def __init__(self, cfg: AppConfig, detector: Detector) -> None:
         self.cfg = cfg
         self.ready = threading.Event()
         cameras = [cam for cam in cfg.cameras if cam.enabled]
@@ -48,8 +49,16 @@ class Service:
         self.publisher = MqttPublisher(cfg.mqtt, cfg.device_id)
         self.topics = {cid: detections_topic(cfg.mqtt.topic_prefix, cfg.device_id, cid) for cid in self.sessions}
         self.counters = ServiceCounters()
-        self.health = HealthReporter(self.sessions, self.counters, self.publisher, interval_s=health_interval_s)
+        self.health = HealthReporter(
+            self.sessions, self.counters, self.publisher,
+            HealthState(failing_after_batches=cfg.health.failing_after_batches, recent_s=cfg.health.interval_s),
+            device_id=cfg.device_id, topic=health_topic(cfg.mqtt.topic_prefix, cfg.device_id),
+            interval_s=cfg.health.interval_s,
+        )
+        self._failures = RepeatedFailureLog(log, interval_s=cfg.health.error_log_interval_s)
         self._detector = detector
+        self._exit_code: int | None = None  # set when the daemon stops itself
+        self._started = False
 
     @property
     def prepares_ahead(self) -> bool:
@@ -59,37 +68,63 @@ class Service:
             return bool(cameras) and not any(cam.realtime for cam in cameras)
         return mode == "on"
 
-    def run(self, stop_event: threading.Event) -> None:
+    def run(self, stop: StopRequest) -> int:
+        """Serve until stopped; 0 after a requested stop, 1 after failing too long."""
+        if stop.is_set():  # asked to stop while the stages were being built
+            status = _stopped_during_start_up(stop)
+            self.shutdown()
+            return status
         self.publisher.start()
+        self._started = True
         for session in self.sessions.values():
             session.start()
         log.info("running: %d camera(s), model %s, backend %s%s", len(self.sessions),
                  self._detector.info.name, self.processor.backend,
                  ", next batch prepared during inference" if self.prepares_ahead else "")
         try:
+            self.health.check(force=True)
             if self.prepares_ahead:
-                self._run_prepared_ahead(stop_event)
+                self._run_prepared_ahead(stop)
             else:
-                while not stop_event.is_set():
+                while self._keeps_running(stop):
                     batch = self.batcher.next_batch(timeout=_POLL_S)
                     if batch:
                         self._process(batch)
-                    self.health.maybe_log()
+            if stop.is_set():
+                log.info("received %s, stopping", stop.reason)
         finally:
             self.shutdown()
+        return self._exit_code or 0
 
-    def _run_prepared_ahead(self, stop_event: threading.Event) -> None:
+    def _keeps_running(self, stop: StopRequest) -> bool:
+        """Health bookkeeping between batches; False once a stop is requested or health has been
+        failing for longer than allowed."""
+        if stop.is_set() or self._exit_code is not None:
+            return False
+        self.health.check()
+        limit = self.cfg.health.exit_after_failing_s
+        failing_for = self.health.state.failing_for()
+        if limit is not None and failing_for > 0 and failing_for >= limit:
+            reasons = "; ".join(str(r) for r in self.health.state.current.reasons)
+            log.error("health has been failing for %.0f s (%s): exiting with status 1 (health.exit_after_failing_s)",
+                      failing_for, reasons)
+            self._exit_code = 1
+            return False
+        return True
+
+    def _run_prepared_ahead(self, stop: StopRequest) -> None:
         """Batching and letterboxing in an idle-priority thread, one batch ahead (batch/prefetch.py)."""
 
         def batches():
-            while not stop_event.is_set():
+            while not stop.is_set() and self._exit_code is None:
                 yield self.batcher.next_batch(timeout=_POLL_S)  # [] now and then: health and stop checks
 
         with PrefetchedBatches(batches(), self._prepare, idle_priority=True, name="batch-prepare") as prepared:
             for ready in prepared:
                 if ready is not None:
                     self._complete(ready)
-                self.health.maybe_log()
+                if not self._keeps_running(stop):
+                    break
 
     def _prepare(self, batch) -> PreparedBatch | None:
         if not batch:
@@ -109,8 +144,9 @@ class Service:
         self._publish(results, len(prepared.frames))
 
     def _batch_failed(self, batch) -> None:
-        self.counters.batch_errors += 1
-        log.exception("batch of %d frame(s) from %s failed", len(batch), sorted({f.camera_id for f in batch}))
+        """Count and log (rate-limited) a failed batch; call from the `except` block."""
+        self.counters.batch_failed(exception_summary())
+        self._failures.failed(f"batch of {len(batch)} frame(s) from {sorted({f.camera_id for f in batch})} failed")
 
     def _process(self, batch) -> None:
         try:
@@ -123,20 +159,25 @@ class Service:
     def _publish(self, results, frames: int) -> None:
         for result in results:
             self.publisher.publish(self.topics[result.frame.camera_id], result.payload)
-        self.counters.batches += 1
-        self.counters.frames += frames
-        self.counters.messages += len(results)
+        self.counters.batch_done(frames, len(results))
+        self._failures.succeeded("inference works")
 
     def shutdown(self) -> None:
         for session in self.sessions.values():
             session.stop()
+        if self._started:
+            self.health.check(force=True)  # the final counters, retained
         self.publisher.stop()
         self._detector.close()
         log.info("stopped: %d frames processed", self.counters.frames)
 
 
-def run_service(config_path: Path) -> int:
-    """`jetsentry run`: 0 after a clean stop (SIGTERM/SIGINT), 2 for bad config or model."""
+def run_service(config_path: Path, stop: StopRequest) -> int:
+    """`jetsentry run`: 0 after a clean stop (SIGTERM, SIGINT, SIGHUP, also during start-up),
+    1 after health failing for `health.exit_after_failing_s`, 2 for bad config or model.
+
+    `stop` has its handlers installed already (cli.py does it before importing this module).
+    """
     from jetsentry.config import ConfigError, load_config, report_config_error
     from jetsentry.infer import BackendUnavailableError, ModelError
     from jetsentry.logsetup import setup_logging
@@ -147,19 +188,22 @@ def run_service(config_path: Path) -> int:
         report_config_error(exc)
         return 2
     setup_logging(cfg.logging)
+    if stop.is_set():
+        return _stopped_during_start_up(stop)
     try:
         detector = Detector.from_config(cfg.model)
     except (ModelError, BackendUnavailableError, ValueError) as exc:
         log.error("model: %s", exc)
         return 2
+    if stop.is_set():
+        detector.close()
+        return _stopped_during_start_up(stop)
+    status = Service(cfg, detector).run(stop)
+    if stop.repeats:
+        log.info("ignored %s while stopping", ", ".join(stop.repeats))
+    return status
 
-    stop_event = threading.Event()
 
-    def request_stop(signum, _frame) -> None:
-        log.info("received %s, stopping", signal.Signals(signum).name)
-        stop_event.set()
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
-    Service(cfg, detector).run(stop_event)
+def _stopped_during_start_up(stop: StopRequest) -> int:
+    log.info("received %s during start-up, stopping", stop.reason)
     return 0

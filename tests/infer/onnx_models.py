@@ -41,10 +41,15 @@ def write_detection_model(
     metadata: dict[str, str] | None = None,
     shape_probe_anchor: int | None = None,
     half_input: bool = False,
+    dynamic_head: bool = False,
+    runs_only_on_hw: tuple[int, int] | None = None,
 ) -> Path:
     """Write a model with input [batch, 3, h, w] and output [batch, *base.shape]; None dims are dynamic.
 
     ``half_input`` declares a float16 input (as a half-precision export has), cast to float inside.
+    ``dynamic_head`` declares the output's channels and anchors dynamic (as some exports do), so
+    only a run reveals them.  ``runs_only_on_hw`` adds a constant of that height and width to the
+    pixels, so every run on another input size fails inside ONNX Runtime.
     """
     base = np.asarray(base, np.float32)
     channels, anchors = base.shape
@@ -63,6 +68,10 @@ def write_detection_model(
         numpy_helper.from_array(brightness, "brightness"),
         numpy_helper.from_array(base, "base"),
     ]
+    if runs_only_on_hw is not None:
+        nodes[0] = helper.make_node("Cast", ["images"], ["cast"], to=TensorProto.FLOAT)
+        nodes.insert(1, helper.make_node("Add", ["cast", "fixed_hw"], ["pixels"]))
+        initializers.append(numpy_helper.from_array(np.zeros((1, 3, *runs_only_on_hw), np.float32), "fixed_hw"))
     if shape_probe_anchor is not None:
         one_hot = np.zeros((1, anchors), np.float32)
         one_hot[0, shape_probe_anchor] = 1
@@ -84,6 +93,7 @@ def write_detection_model(
             numpy_helper.from_array(one_hot, "one_hot"),
             numpy_helper.from_array(np.zeros((channels - 4, anchors), np.float32), "zero_scores"),
         ]
+    output_dims = [batch_dim, "channels", "anchors"] if dynamic_head else [batch_dim, channels, anchors]
     graph = helper.make_graph(
         nodes,
         "detect",
@@ -92,7 +102,7 @@ def write_detection_model(
                 "images", TensorProto.FLOAT16 if half_input else TensorProto.FLOAT, [batch_dim, 3, height, width]
             )
         ],
-        [helper.make_tensor_value_info("output0", TensorProto.FLOAT, [batch_dim, channels, anchors])],
+        [helper.make_tensor_value_info("output0", TensorProto.FLOAT, output_dims)],
         initializer=initializers,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)

@@ -116,14 +116,14 @@ class _BarrierSession:
         self._fail_on_start = fail_on_start
         self.threads: set[str] = set()
 
-    def run(self, names, feed):
+    def run(self, names, feed, run_options=None):
         name = threading.current_thread().name
         if name not in self.threads:
             self.threads.add(name)
             self._barrier.wait()
         if self._fail_on_start is not None and float(next(iter(feed.values()))[0, 0, 0, 0]) == self._fail_on_start:
             raise RuntimeError("run failed on purpose")
-        return self._session.run(names, feed)
+        return self._session.run(names, feed, run_options)
 
 
 @pytest.mark.parametrize("batch_dim", [None, 1, 2])
@@ -165,6 +165,19 @@ def test_a_failing_parallel_run_fails_the_batch_and_the_engine_goes_on(make_mode
             engine.infer(_batch([0.125, 0.25, 0.375, 0.5]))
         engine._concurrent_session = real
         np.testing.assert_allclose(engine.infer(_batch([0.25, 0.5]))[:, 0, 0], [0.25, 0.5], atol=1e-6)
+    finally:
+        engine.close()
+
+
+def test_a_failing_run_raises_with_onnx_runtimes_message_and_prints_nothing_itself(make_model, capfd):
+    # The daemon logs failing batches rate-limited; ONNX Runtime must not print each one itself.
+    engine = OnnxRuntimeEngine(_brightness_model(make_model, batch=None, hw=None, runs_only_on_hw=(32, 32)), threads=1)
+    try:
+        capfd.readouterr()
+        for _ in range(3):
+            with pytest.raises(Exception, match="broadcast"):
+                engine.infer(_batch([0.5], size=64))
+        assert capfd.readouterr().err == ""
     finally:
         engine.close()
 

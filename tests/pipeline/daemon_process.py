@@ -64,6 +64,21 @@ class DaemonProcess:
                 raise AssertionError(f"daemon log never showed {text!r}; log:\n{self.log[-3000:]}")
             time.sleep(0.05)
 
+    def wait_mapped(self, library: str, timeout: float) -> None:
+        """Block until the process has `library` (part of a shared object's path) mapped: it is
+        importing or loading that, right now or a moment ago."""
+        maps = Path(f"/proc/{self.proc.pid}/maps")
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if library in maps.read_text():
+                    return
+            except (FileNotFoundError, ProcessLookupError):
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"daemon never mapped {library!r}; log:\n{self.log[-3000:]}")
+            time.sleep(0.001)
+
     def terminate(self, timeout: float = 20.0) -> int:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)

@@ -12,14 +12,15 @@ from jetsentry.detections import Detections
 from jetsentry.publish import ModelInfo, build_detections_message
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "config" / "detections.schema.json"
+HEALTH_SCHEMA_PATH = SCHEMA_PATH.with_name("health.schema.json")
 LABELS = ["person", "bicycle", "car"]
 MODEL = ModelInfo(name="yolov8n-test", version="1", sha256="ab" * 32)
 LATENCY = {"decode_to_batch": 1.5, "preprocess": 2.25, "inference": 30.125, "postprocess": 0.5, "tracking": 0.25,
            "total": 35.0}
 
 
-def schema_validator() -> jsonschema.protocols.Validator:
-    schema = json.loads(SCHEMA_PATH.read_text())
+def schema_validator(path: Path = SCHEMA_PATH) -> jsonschema.protocols.Validator:
+    schema = json.loads(path.read_text())
     validator_class = jsonschema.validators.validator_for(schema)
     validator_class.check_schema(schema)
     return validator_class(schema, format_checker=validator_class.FORMAT_CHECKER)

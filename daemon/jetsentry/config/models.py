@@ -304,6 +304,7 @@ class AppConfig(StrictModel):
     tracker: TrackerConfig = Field(default_factory=TrackerConfig, description="ByteTrack parameters.")
     mqtt: MqttConfig = Field(default_factory=MqttConfig, description="Broker connection.")
     logging: LoggingConfig = Field(default_factory=LoggingConfig, description="Logging.")
+    health: HealthConfig = Field(default_factory=lambda: HealthConfig(), description="Health reporting and exit.")
 
     @field_validator("device_id")
     @classmethod
@@ -318,3 +319,24 @@ class AppConfig(StrictModel):
                 raise ValueError(f"camera id {cam.id!r} is used twice")
             seen.add(cam.id)
         return self
+
+
+class HealthConfig(StrictModel):
+    interval_s: float = Field(
+        30.0, gt=0, le=3600,
+        description="The retained health message is published at once on every change and at least this "
+        "often (with a health log line); a camera with decode errors within this long is degraded.",
+    )
+    failing_after_batches: int = Field(
+        5, ge=1, le=100_000,
+        description="Inference batches failed in a row that make health failing (fewer: degraded).",
+    )
+    error_log_interval_s: float = Field(
+        30.0, gt=0, le=3600,
+        description="A run of failing batches is logged in full once, then one summary line at most this often.",
+    )
+    exit_after_failing_s: float | None = Field(
+        60.0, ge=0, le=86_400,
+        description="Exit with status 1 once health has been failing this long (no working camera, or "
+        "inference failing batch after batch), so the supervisor notices; null: never.",
+    )

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
-from jetsentry.infer.errors import BackendUnavailableError
-from jetsentry.infer.model_info import ModelInfo
+from jetsentry.infer.errors import BackendUnavailableError, ModelError
+from jetsentry.infer.model_info import ModelInfo, check_head_channels
 
 if TYPE_CHECKING:
     from jetsentry.config.models import ModelConfig
@@ -56,7 +56,7 @@ def available_backends() -> list[str]:
 
 
 def create_engine(model_cfg: ModelConfig) -> Engine:
-    """The engine for ``model_cfg.backend``, loaded with ``model_cfg.path``."""
+    """The engine for ``model_cfg.backend``, loaded with ``model_cfg.path`` and its output checked."""
     target = _BACKENDS.get(model_cfg.backend)
     if target is None:
         raise BackendUnavailableError(
@@ -70,4 +70,34 @@ def create_engine(model_cfg: ModelConfig) -> Engine:
             f"model.backend {model_cfg.backend!r} cannot be loaded on this machine: {exc}"
         ) from exc
     factory: EngineFactory = getattr(module, function_name)
-    return factory(model_cfg)
+    engine = factory(model_cfg)
+    try:
+        check_output(engine)
+    except BaseException:
+        engine.close()
+        raise
+    return engine
+
+
+def check_output(engine: Engine) -> None:
+    """Refuse a model whose head does not match its class names (ModelError naming both counts).
+
+    A static channel count was checked when the file was read; a dynamic one is only known
+    from a run, so the engine runs once on the smallest input the model takes (one stride
+    square where height and width are dynamic: about a millisecond on a CPU).
+    """
+    info = engine.info
+    if info.output_channels is not None:
+        return
+    shape = (info.batch_size or 1, 3, info.input_height or info.stride, info.input_width or info.stride)
+    run = f"a test run on a {list(shape)} input"
+    try:
+        output = engine.infer(np.zeros(shape, np.float32))
+    except ModelError as exc:  # the engine checked the head itself
+        raise ModelError(f"{exc} (found by {run})") from None
+    except Exception as exc:  # each backend raises its own types
+        raise ModelError(f"model.path {info.path}: {run} failed: {exc}") from exc
+    what = f"model.path {info.path}: output {info.output_name!r} of {run}"
+    if output.ndim != 3:
+        raise ModelError(f"{what} has shape {list(output.shape)}, expected a detection head [B, 4+C, N]")
+    check_head_channels(output.shape[1], info.class_names, what)

@@ -28,8 +28,8 @@ _INPUT_DTYPES = {onnx.TensorProto.FLOAT: "float32", onnx.TensorProto.FLOAT16: "f
 class ModelInfo:
     """Identity, classes and input geometry of one detection model.
 
-    ``batch_size``, ``input_height`` and ``input_width`` are None where the model
-    declares that dimension dynamic.
+    ``batch_size``, ``input_height``, ``input_width``, ``output_channels`` and
+    ``num_anchors`` are None where the model declares that dimension dynamic.
     """
 
     path: Path
@@ -47,6 +47,7 @@ class ModelInfo:
     input_height: int | None
     input_width: int | None
     num_anchors: int | None
+    output_channels: int | None = None  # 4 + classes when static; a dynamic one is checked by a test run
     description: str = ""
     recipe_hash: str | None = None
     metadata: dict[str, str] = field(default_factory=dict, repr=False)
@@ -111,12 +112,8 @@ class ModelInfo:
         channels, anchors = output_dims[1], output_dims[2]
 
         class_names = _class_names(metadata, channels, where)
-        if channels is not None and channels != 4 + len(class_names):
-            raise ModelError(
-                f"{where}: output {output_value.name!r} has {channels} channels but the model names "
-                f"{len(class_names)} classes; a detection head has 4 + {len(class_names)} = "
-                f"{4 + len(class_names)} (this looks like a segmentation, pose or OBB model)"
-            )
+        if channels is not None:
+            check_head_channels(channels, class_names, f"{where}: output {output_value.name!r}")
 
         stride = _int_field(metadata, "stride", _DEFAULT_STRIDE, where)
         imgsz = _imgsz(metadata, where)
@@ -138,9 +135,20 @@ class ModelInfo:
             input_height=height,
             input_width=width,
             num_anchors=anchors,
+            output_channels=channels,
             description=metadata.get("description", ""),
             recipe_hash=metadata.get("recipe_hash"),
             metadata=metadata,
+        )
+
+
+def check_head_channels(channels: int, class_names: tuple[str, ...], what: str) -> None:
+    """Refuse a head whose channel count is not 4 box values + one score per named class."""
+    if channels != 4 + len(class_names):
+        raise ModelError(
+            f"{what} has {channels} channels but the model names {len(class_names)} classes; a detection "
+            f"head has 4 + {len(class_names)} = {4 + len(class_names)} (the 'names' metadata does not match "
+            "the model, or this is a segmentation, pose or OBB model)"
         )
 
 

@@ -12,7 +12,7 @@ import onnxruntime as ort
 
 from jetsentry.config.rules import CPU_BACKEND, check_parallel_runs
 from jetsentry.infer.errors import BackendUnavailableError, ModelError
-from jetsentry.infer.model_info import ModelInfo
+from jetsentry.infer.model_info import ModelInfo, check_head_channels
 from jetsentry.infer.run_plan import plan_runs
 
 if TYPE_CHECKING:
@@ -78,6 +78,10 @@ class OnnxRuntimeEngine:
             )
         self._session = self._open_session(providers, threads)
         self._input_dtype = np.float16 if self.info.input_dtype == "float16" else np.float32
+        # A failed run raises with ONNX Runtime's message, which the daemon logs rate-limited;
+        # ONNX Runtime's own error line for it would go to stderr on every failing batch.
+        self._run_options = ort.RunOptions()
+        self._run_options.log_severity_level = 4  # fatal only
         self._concurrent_session = None
         self._workers = None
         if parallel_runs > 1:
@@ -151,11 +155,12 @@ class OnnxRuntimeEngine:
 
     def _run(self, session: ort.InferenceSession, batch: np.ndarray) -> np.ndarray:
         feed = batch if self._input_dtype is np.float32 else batch.astype(self._input_dtype)
-        (output,) = session.run([self.info.output_name], {self.info.input_name: feed})
+        (output,) = session.run([self.info.output_name], {self.info.input_name: feed}, self._run_options)
         if output.ndim != 3 or output.shape[1] != 4 + self.info.num_classes:
-            raise RuntimeError(
-                f"model {self.info.path} returned shape {output.shape}, expected [B, {4 + self.info.num_classes}, N]"
-            )
+            what = f"model.path {self.info.path}: output {self.info.output_name!r} of shape {list(output.shape)}"
+            if output.ndim != 3:
+                raise ModelError(f"{what} is not a detection head [B, 4+C, N]")
+            check_head_channels(output.shape[1], self.info.class_names, what)
         return output if output.dtype == np.float32 else output.astype(np.float32)
 
     def _check_batch(self, batch: np.ndarray) -> None:

@@ -10,7 +10,7 @@ from jetsentry.publish.message import (
 )
 from jetsentry.publish.mqtt import MqttPublisher, PublisherStats
 from jetsentry.publish.outbox import MemoryOutbox, Outbox, OutgoingMessage
-from jetsentry.publish.topics import detections_topic, status_topic
+from jetsentry.publish.topics import detections_topic, health_topic, status_topic
 
 __all__ = [
     "LATENCY_STAGES",
@@ -25,5 +25,6 @@ __all__ = [
     "build_detections_message",
     "detections_topic",
     "format_utc_ms",
+    "health_topic",
     "status_topic",
 ]

@@ -43,6 +43,17 @@ class _MessagePart(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def message_config(schema_id: str) -> ConfigDict:
+    """The model_config of a whole message: closed, frozen, titled with its format id."""
+    return ConfigDict(
+        extra="forbid",
+        frozen=True,
+        populate_by_name=True,
+        title=schema_id,
+        json_schema_extra={"$schema": "https://json-schema.org/draft/2020-12/schema"},
+    )
+
+
 class ModelInfo(_MessagePart):
     name: str = Field(min_length=1, description="Model name (from the ONNX metadata or file name).")
     version: str = Field(description="Model version (from the ONNX metadata; empty when it has none).")
@@ -74,13 +85,7 @@ class LatencyMs(_MessagePart):
 
 
 class DetectionsMessage(_MessagePart):
-    model_config = ConfigDict(
-        extra="forbid",
-        frozen=True,
-        populate_by_name=True,
-        title=SCHEMA_ID,
-        json_schema_extra={"$schema": "https://json-schema.org/draft/2020-12/schema"},
-    )
+    model_config = message_config(SCHEMA_ID)
 
     # Aliased: a field called `schema` would shadow BaseModel.schema().
     schema_id: Literal["jetsentry.detections/1"] = Field(alias="schema", description="Message format and version.")

@@ -41,6 +41,9 @@ SEND_WINDOW = 64
 SELECT_TIMEOUT_S = 0.5
 # TCP connect timeout per attempt; also bounds how long stop() can wait on a connect.
 CONNECT_TIMEOUT_S = 5.0
+# Longest wait between connection attempts once stop() was called: the broker may come back
+# within the flush time, and what is queued should reach it.
+STOPPING_RETRY_S = 0.5
 OVERFLOW_WARNING_INTERVAL_S = 10.0
 MAX_PAYLOAD_BYTES = 268_435_455  # paho's limit; checked here so a caller, not the network thread, gets the error
 
@@ -109,6 +112,7 @@ class MqttPublisher:
         self._closed = False
         self._flush_deadline = 0.0
         self._stop_deadline = 0.0
+        self._said_offline = False  # a clean stop's DISCONNECT has been sent
 
         self._connected = False
         self._sent = 0
@@ -152,7 +156,10 @@ class MqttPublisher:
             self._wake()
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Flush what can be sent within timeout, publish retained `offline`, disconnect cleanly."""
+        """Flush what can be sent within timeout, publish retained `offline`, disconnect cleanly.
+
+        Without a connection it goes on trying to connect until the flush time is up, so a
+        broker that comes back meanwhile still gets what was queued."""
         if self._closed:
             return
         self._closed = True
@@ -232,9 +239,15 @@ class MqttPublisher:
 
     # ------------------------------------------------------------ network thread
 
+    def _keeps_trying(self) -> bool:
+        """Until stop(); then until the flush deadline, unless the clean stop is done already."""
+        if not self._stopping.is_set():
+            return True
+        return not self._said_offline and time.monotonic() < self._flush_deadline
+
     def _run(self) -> None:
         first_attempt = True
-        while not self._stopping.is_set():
+        while self._keeps_trying():
             if not first_attempt:
                 self._reconnects += 1
             first_attempt = False
@@ -248,10 +261,13 @@ class MqttPublisher:
             finally:
                 if link is not None:
                     self._close(link)
-            if self._stopping.is_set():
+            if not self._keeps_trying():
                 break
             delay = self._backoff.next_delay()
             self.retry_delays.append(delay)
+            if self._stopping.is_set():  # queued messages wait: retry often until the flush deadline
+                time.sleep(max(0.0, min(delay.delay_s, STOPPING_RETRY_S, self._flush_deadline - time.monotonic())))
+                continue
             log.info("MQTT: next connection attempt to %s:%d in %.2f s", self._cfg.host, self._cfg.port, delay.delay_s)
             self._stopping.wait(delay.delay_s)
 
@@ -291,7 +307,7 @@ class MqttPublisher:
                 return
             now = time.monotonic()
             if not link.connected:
-                if self._stopping.is_set():
+                if self._stopping.is_set() and now >= self._flush_deadline:
                     return
                 if now > connack_deadline:
                     log.warning("MQTT: no CONNACK from %s:%d within %d s", self._cfg.host, self._cfg.port,
@@ -299,6 +315,7 @@ class MqttPublisher:
                     return
             elif self._stopping.is_set():
                 if self._finish(link, now):
+                    self._said_offline = True
                     return
             if link.connected and link.offline_mid is None:
                 self._pump(link)
