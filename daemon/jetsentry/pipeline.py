@@ -24,6 +24,11 @@ from jetsentry.track import ByteTracker
 DEFAULT_FRAME_RATE = 30.0
 
 
+def tracker_parameters(config: TrackerConfig) -> dict[str, float | int]:
+    """ByteTracker's keyword arguments: every TrackerConfig field but ``enabled``."""
+    return config.model_dump(exclude={"enabled"})
+
+
 @dataclass(frozen=True, slots=True)
 class PreparedBatch:
     """Frames of one batch, letterboxed and waiting for inference."""
@@ -78,7 +83,8 @@ class FrameProcessor:
         tracker = self._trackers.get(camera_id)
         if tracker is None:
             rate = self._frame_rates.get(camera_id) or DEFAULT_FRAME_RATE
-            tracker = self._trackers[camera_id] = ByteTracker(self._tracker_config, frame_rate=rate)
+            tracker = self._trackers[camera_id] = ByteTracker(
+                **tracker_parameters(self._tracker_config), frame_rate=rate)
         return tracker
 
     def forget_camera(self, camera_id: str) -> None:

@@ -21,7 +21,7 @@ from jetsentry.capture.reader import VideoFileReader
 from jetsentry.config.models import ModelConfig, TrackerConfig
 from jetsentry.detections import Detections
 from jetsentry.evaluate.scenes import Scene, SceneError
-from jetsentry.pipeline import DEFAULT_FRAME_RATE
+from jetsentry.pipeline import DEFAULT_FRAME_RATE, tracker_parameters
 from jetsentry.track import ByteTracker
 
 
@@ -41,7 +41,7 @@ class SceneRun:
 def track_detections(detections: Sequence[Detections], config: TrackerConfig, *, frame_rate: float,
                      confidence: float) -> list[Detections]:
     """A fresh ByteTracker over one camera's frames, fed only detections scoring above `confidence`."""
-    tracker = ByteTracker(config, frame_rate=frame_rate)
+    tracker = ByteTracker(**tracker_parameters(config), frame_rate=frame_rate)
     return [tracker.update(d.select(d.scores > confidence)) for d in detections]
 
 
