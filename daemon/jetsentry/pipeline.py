@@ -19,9 +19,15 @@ from jetsentry.infer import Detector
 from jetsentry.infer.detector import PreparedInput
 from jetsentry.publish.message import ModelInfo as MessageModelInfo
 from jetsentry.publish.message import build_detections_message
-from jetsentry.track import ByteTracker
+from jetsentry.track import ByteTracker, CameraTracker
 
-DEFAULT_FRAME_RATE = 30.0
+DEFAULT_FRAME_RATE = 30.0  # assumed for a camera's tracker until its processed rate is measured
+
+
+def camera_tracker(config: TrackerConfig, *, confidence: float, frame_rate: float, name: str = "") -> CameraTracker:
+    """One camera's tracking from the configuration, publishing tracked scores above ``confidence``."""
+    tracker = ByteTracker(**tracker_parameters(config), frame_rate=frame_rate)
+    return CameraTracker(tracker, min_score=confidence, name=name)
 
 
 def tracker_parameters(config: TrackerConfig) -> dict[str, float | int]:
@@ -49,8 +55,11 @@ class ProcessedFrame:
 class FrameProcessor:
     """Runs one batch of frames (from any cameras) through infer, track and message building.
 
-    One ByteTracker per camera, created on first sight; its lost-track buffer is
-    scaled by the frame rate the camera actually delivers (fps cap or source rate).
+    One CameraTracker per camera, created on first sight: its tracker runs at the rate
+    the camera's frames are actually processed, measured from their capture timestamps
+    (the rate given by ``frame_rates``/``set_frame_rate``, e.g. an fps cap or a file's
+    rate, or 30 frames/s, only until measured), and drops its tracks after a gap longer
+    than the track buffer (track/camera_tracker.py).
     ``prepare`` may run in another thread than ``complete``, at most one batch ahead
     (batch/prefetch.py); each of the two is called from one thread at a time.
     """
@@ -68,7 +77,7 @@ class FrameProcessor:
         self._device_id = device_id
         self._tracker_config = tracker if tracker is not None and tracker.enabled else None
         self._frame_rates = dict(frame_rates or {})
-        self._trackers: dict[str, ByteTracker] = {}
+        self._trackers: dict[str, CameraTracker] = {}
         self._clock = clock
         info = detector.info
         self._labels = np.asarray(info.class_names, dtype=object)
@@ -76,20 +85,28 @@ class FrameProcessor:
         self.backend = detector.engine.backend
 
     def set_frame_rate(self, camera_id: str, fps: float) -> None:
-        """Use this rate for a camera's tracker (only before its first frame)."""
+        """Assume this rate for a camera's tracker until it is measured (only before its first frame)."""
         self._frame_rates[camera_id] = fps
 
-    def _tracker_for(self, camera_id: str) -> ByteTracker:
+    def frame_rate(self, camera_id: str) -> float | None:
+        """The rate a camera's tracker runs at now; None before its first tracked frame."""
+        tracker = self._trackers.get(camera_id)
+        return None if tracker is None else tracker.frame_rate
+
+    def _tracker_for(self, camera_id: str) -> CameraTracker:
         tracker = self._trackers.get(camera_id)
         if tracker is None:
             rate = self._frame_rates.get(camera_id) or DEFAULT_FRAME_RATE
-            tracker = self._trackers[camera_id] = ByteTracker(
-                **tracker_parameters(self._tracker_config), frame_rate=rate)
+            tracker = self._trackers[camera_id] = camera_tracker(
+                self._tracker_config, confidence=self._detector.confidence, frame_rate=rate, name=camera_id)
         return tracker
 
     def forget_camera(self, camera_id: str) -> None:
-        """Drop a camera's tracks (after a reconnect the scene may have changed)."""
-        self._trackers.pop(camera_id, None)
+        """Drop a camera's tracks now (its ids keep counting); a gap longer than the track
+        buffer does this by itself."""
+        tracker = self._trackers.get(camera_id)
+        if tracker is not None:
+            tracker.forget_tracks()
 
     def process(self, frames: Sequence[Frame], batch_formed: float | None = None) -> list[ProcessedFrame]:
         if not frames:
@@ -112,7 +129,7 @@ class FrameProcessor:
         for frame, dets in zip(batch.frames, detections):
             track_started = self._clock()
             if self._tracker_config is not None:
-                dets = self._tracker_for(frame.camera_id).update(dets)
+                dets = self._tracker_for(frame.camera_id).update(dets, frame.capture_ts)
             tracked = self._clock()
             latency = {
                 "decode_to_batch": max(0.0, (formed - frame.received_monotonic) * 1e3),

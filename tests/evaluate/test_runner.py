@@ -34,3 +34,5 @@ def test_low_confidence_detections_reach_the_metrics(heldout_run):
     assert min(tracked_ids) >= 1
     assert all(len(t) <= (d.scores > DAEMON_CONFIDENCE).sum() for t, d in zip(heldout_run.tracked,
                                                                                heldout_run.detections))
+    assert heldout_run.frame_rate == 15.0  # measured from the frames' timestamps: the scene's rate
+    assert len(heldout_run.timestamps) == heldout_run.frames

@@ -255,7 +255,17 @@ def test_defaults_are_the_configurations_and_parameters_come_from_it():
 
 def test_a_new_frame_rate_rescales_the_lost_track_buffer():
     tracker = ByteTracker(track_buffer=30, frame_rate=30.0)
-    assert tracker.max_frames_lost == 30
+    assert tracker.max_frames_lost == 30 and tracker.buffer_seconds == 1.0
     tracker.frame_rate = 7.5
-    assert tracker.max_frames_lost == 7
+    assert tracker.max_frames_lost == 7 and tracker.buffer_seconds == 1.0
 
+
+def test_forget_tracks_drops_them_but_ids_keep_counting():
+    tracker = ByteTracker()
+    run(tracker, [dets(moving_box(f), 0.9) for f in range(5)])
+    tracker.forget_tracks()
+    assert tracker.frame_count == 0
+    out = run(tracker, [dets(moving_box(f), 0.9) for f in range(5, 8)])
+    assert [o.track_ids.tolist() for o in out] == [[2]] * 3  # a first frame again: confirmed at once, id 2
+    tracker.reset()
+    assert tracker.update(dets(moving_box(9), 0.9)).track_ids.tolist() == [1]

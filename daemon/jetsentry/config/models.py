@@ -166,7 +166,9 @@ class TrackerConfig(StrictModel):
         0.8, gt=0, le=1, description="Largest 1-IoU cost accepted in stage one; lower is stricter."
     )
     track_buffer: int = Field(
-        30, ge=1, le=10_000, description="Frames a lost track is kept (scaled by fps/30) before removal."
+        30, ge=1, le=10_000,
+        description="How long a lost track is kept, in frames at 30 fps (30 = 1 s), converted with the rate "
+        "each camera is actually processed at; a camera with no frame for longer starts without tracks.",
     )
 
     @model_validator(mode="after")

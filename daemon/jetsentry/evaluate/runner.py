@@ -2,7 +2,8 @@
 
 Detections come from `analyze_frames` and `FrameProcessor`, the code the daemon and
 `jetsentry analyze` run, with the detector at the (low) evaluation confidence that COCO's
-mAP needs.  The tracker is then fed what the daemon would feed it: the same detections
+mAP needs.  The tracking is then the daemon's own, `pipeline.camera_tracker`, given each
+frame's capture timestamp and fed what the daemon would feed it: the same detections
 cut at the daemon's confidence (`score > confidence`, the detector's own rule).  That cut
 equals running the detector at that confidence, because greedy NMS keeps or drops a box
 by higher-scored boxes only (tests/evaluate/test_runner.py checks it frame by frame).
@@ -21,8 +22,7 @@ from jetsentry.capture.reader import VideoFileReader
 from jetsentry.config.models import ModelConfig, TrackerConfig
 from jetsentry.detections import Detections
 from jetsentry.evaluate.scenes import Scene, SceneError
-from jetsentry.pipeline import DEFAULT_FRAME_RATE, tracker_parameters
-from jetsentry.track import ByteTracker
+from jetsentry.pipeline import DEFAULT_FRAME_RATE, camera_tracker
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,8 @@ class SceneRun:
     scene: Scene
     detections: list[Detections]  # per frame (index 0 = frame 1), evaluation confidence, before tracking
     tracked: list[Detections]  # per frame, the tracker's output (track_ids >= 1)
-    frame_rate: float  # what the tracker was told
+    timestamps: list[float]  # per frame, the capture timestamp the tracker was given
+    frame_rate: float  # the rate the tracker ran at (measured from the timestamps)
     seconds: float  # wall time of decode + inference (tracking excluded)
 
     @property
@@ -38,11 +39,15 @@ class SceneRun:
         return len(self.detections)
 
 
-def track_detections(detections: Sequence[Detections], config: TrackerConfig, *, frame_rate: float,
-                     confidence: float) -> list[Detections]:
-    """A fresh ByteTracker over one camera's frames, fed only detections scoring above `confidence`."""
-    tracker = ByteTracker(**tracker_parameters(config), frame_rate=frame_rate)
-    return [tracker.update(d.select(d.scores > confidence)) for d in detections]
+def track_detections(detections: Sequence[Detections], timestamps: Sequence[float], config: TrackerConfig, *,
+                     confidence: float, frame_rate: float = DEFAULT_FRAME_RATE) -> tuple[list[Detections], float]:
+    """One camera's tracking as the daemon runs it over these frames, fed only detections scoring above
+    `confidence`: (tracked detections per frame, the rate the tracker ended at).  `frame_rate` is the
+    rate assumed until measured."""
+    tracker = camera_tracker(config, confidence=confidence, frame_rate=frame_rate)
+    tracked = [tracker.update(d.select(d.scores > confidence), ts)
+               for d, ts in zip(detections, timestamps, strict=True)]
+    return tracked, tracker.frame_rate
 
 
 class SceneRunner:
@@ -79,14 +84,16 @@ class SceneRunner:
         except CaptureError as exc:
             raise SceneError(naming(scene.video, exc)) from None
         started = time.perf_counter()
-        detections = [r.detections for r in analyze_frames(reader, self.processor, batch=self.batch)]
+        results = list(analyze_frames(reader, self.processor, batch=self.batch))
         seconds = time.perf_counter() - started
-        _check_length(scene, len(detections))
-        frame_rate = reader.fps or scene.fps or DEFAULT_FRAME_RATE
-        tracked = track_detections(detections, self.tracker, frame_rate=frame_rate,
-                                   confidence=self.track_confidence)
-        return SceneRun(scene=scene, detections=detections, tracked=tracked, frame_rate=frame_rate,
-                        seconds=seconds)
+        _check_length(scene, len(results))
+        detections = [r.detections for r in results]
+        timestamps = [r.frame.capture_ts for r in results]
+        tracked, frame_rate = track_detections(detections, timestamps, self.tracker,
+                                               confidence=self.track_confidence,
+                                               frame_rate=reader.fps or scene.fps or DEFAULT_FRAME_RATE)
+        return SceneRun(scene=scene, detections=detections, tracked=tracked, timestamps=timestamps,
+                        frame_rate=frame_rate, seconds=seconds)
 
 
 def naming(path: Path, exc: Exception) -> str:

@@ -94,6 +94,11 @@ class Detector:
     def info(self) -> ModelInfo:
         return self.engine.info
 
+    @property
+    def confidence(self) -> float:
+        """The configured minimum score (model.confidence)."""
+        return self._settings.confidence
+
     def detect(self, images: Sequence[np.ndarray]) -> tuple[list[Detections], StageTimes]:
         """Detections for each BGR image (H, W, 3 uint8), in order, and the batch's stage times."""
         if len(images) == 0:

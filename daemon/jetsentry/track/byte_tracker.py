@@ -19,23 +19,30 @@ like the original ByteTrack code, still lets a track be found in the frame after
 removed; we do not, which is the one behavioural difference: tests/track/reference.py.)
 A tracked and a lost track on the same spot (IoU > 0.85) are merged into the older one.
 
+Time: the Kalman filter steps one processed frame per update(), as in the reference, so
+its velocities are in pixels per processed frame and need no frame rate.  Only the
+lost-track buffer does: track_buffer is a duration (frames at 30 frames/s), turned into
+processed frames with frame_rate (Ultralytics 8.4 counts track_buffer processed frames at
+any rate).  Which rate a camera is processed at is the pipeline's to measure
+(track/camera_tracker.py).
+
 Classes: association ignores the class, as the reference does, so a detection whose
 class flickers between frames keeps its track; each output row carries the class (and
 box and score) of its own detection, not a value smoothed over the track.
 
 Track ids: 1, 2, 3, ... in the order tracks are confirmed, never reused by one tracker
-(until reset()).  Unlike Ultralytics, a track that is never confirmed consumes no id,
-so the numbers differ from the reference's while the associations are the same.
+(until reset(); forget_tracks() keeps counting).  Unlike Ultralytics, a track that is
+never confirmed consumes no id, so the numbers differ from the reference's while the
+associations are the same.
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 
 from jetsentry.detections import Detections
 from jetsentry.track import kalman_filter
+from jetsentry.track.frame_rate import check_frame_rate
 from jetsentry.track.matching import fuse_score, iou_cost, linear_assignment
 from jetsentry.track.track_table import LOST, NO_TRACK_ID, TRACKED, TrackTable
 
@@ -100,21 +107,30 @@ class ByteTracker:
 
     @frame_rate.setter
     def frame_rate(self, fps: float) -> None:
-        if isinstance(fps, bool) or not (isinstance(fps, (int, float)) and math.isfinite(fps) and fps > 0):
-            raise ValueError(f"frame_rate must be a positive number of frames per second, got {fps!r}")
+        check_frame_rate(fps)
         self._frame_rate = float(fps)
         self.max_frames_lost = int(self._frame_rate / 30.0 * self.track_buffer)
 
+    @property
+    def buffer_seconds(self) -> float:
+        """How long a lost track is kept: track_buffer frames at 30 frames/s."""
+        return self.track_buffer / 30.0
+
     def reset(self) -> None:
         """Forget every track; ids start again at 1."""
+        self.forget_tracks()
+        self._next_id = 1
+
+    def forget_tracks(self) -> None:
+        """Forget every track but keep numbering ids where it was, so no id ever names two
+        objects; the next frame is treated as a first frame (its tracks start confirmed)."""
         self._tracked = TrackTable.empty()
         self._lost = TrackTable.empty()
         self._frame = 0
-        self._next_id = 1
 
     @property
     def frame_count(self) -> int:
-        """Frames seen since construction or reset()."""
+        """Frames seen since construction, reset() or forget_tracks()."""
         return self._frame
 
     def update(self, dets: Detections) -> Detections:
