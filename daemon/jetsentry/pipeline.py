@@ -6,6 +6,7 @@ all three run exactly the same stages.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,18 +22,42 @@ from jetsentry.publish.message import ModelInfo as MessageModelInfo
 from jetsentry.publish.message import build_detections_message
 from jetsentry.track import ByteTracker, CameraTracker
 
+log = logging.getLogger("jetsentry.pipeline")
+
 DEFAULT_FRAME_RATE = 30.0  # assumed for a camera's tracker until its processed rate is measured
+
+
+def tracking_nms_confidence(tracker: TrackerConfig | None) -> float | None:
+    """The detector's NMS threshold in the frame path: the tracker's low_threshold while
+    tracking, so its second stage gets input; None (model.confidence) without tracking."""
+    return None if tracker is None else tracker.low_threshold
+
+
+def tracker_input(detections: Detections, tracker: TrackerConfig) -> Detections:
+    """Of detections made at a lower confidence, those the frame path's NMS keeps while tracking
+    (greedy NMS drops a box only for higher-scored ones, so the cut equals NMS at the threshold)."""
+    return detections.select(detections.scores > tracking_nms_confidence(tracker))
 
 
 def camera_tracker(config: TrackerConfig, *, confidence: float, frame_rate: float, name: str = "") -> CameraTracker:
     """One camera's tracking from the configuration, publishing tracked scores above ``confidence``."""
-    tracker = ByteTracker(**tracker_parameters(config), frame_rate=frame_rate)
+    tracker = ByteTracker(**tracker_parameters(config, confidence), frame_rate=frame_rate)
     return CameraTracker(tracker, min_score=confidence, name=name)
 
 
-def tracker_parameters(config: TrackerConfig) -> dict[str, float | int]:
-    """ByteTracker's keyword arguments: every TrackerConfig field but ``enabled``."""
-    return config.model_dump(exclude={"enabled"})
+def tracker_parameters(config: TrackerConfig, confidence: float | None = None) -> dict[str, float | int]:
+    """ByteTracker's keyword arguments: every TrackerConfig field but ``enabled``.
+
+    With the publishing confidence (model.confidence): where it is above high_threshold or
+    new_track_threshold, those are raised to it, so a detection that could not be published
+    neither starts a track nor matches in stage one (it may still extend a track in stage
+    two).  docs/EVALUATION.md measures it.
+    """
+    parameters = config.model_dump(exclude={"enabled"})
+    if confidence is not None:
+        for name in ("high_threshold", "new_track_threshold"):
+            parameters[name] = max(parameters[name], confidence)
+    return parameters
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +80,21 @@ class ProcessedFrame:
 class FrameProcessor:
     """Runs one batch of frames (from any cameras) through infer, track and message building.
 
+    Without a tracker (None, or enabled: false) the detector keeps scores above
+    model.confidence and every detection is published without a track id.  With one:
+
+    * NMS keeps scores above the tracker's low_threshold, and all of them go to the
+      camera's tracker, so ByteTrack's second stage gets the detections between
+      low_threshold and high_threshold (model.confidence alone would cut them);
+    * published are the tracked detections scoring above model.confidence (the detector's
+      rule, score > confidence), so tracking never publishes a detection the detector
+      alone would have dropped;
+    * confidence above high_threshold (or new_track_threshold) raises those to it: only
+      publishable detections start tracks or match in stage one, weaker ones may carry a
+      track through frames where it is not published (``tracker_parameters``);
+    * confidence below low_threshold changes nothing: no detection at or below
+      low_threshold is ever tracked, so none is published (a warning says so).
+
     One CameraTracker per camera, created on first sight: its tracker runs at the rate
     the camera's frames are actually processed, measured from their capture timestamps
     (the rate given by ``frame_rates``/``set_frame_rate``, e.g. an fps cap or a file's
@@ -76,6 +116,7 @@ class FrameProcessor:
         self._detector = detector
         self._device_id = device_id
         self._tracker_config = tracker if tracker is not None and tracker.enabled else None
+        self._nms_confidence = tracking_nms_confidence(self._tracker_config)
         self._frame_rates = dict(frame_rates or {})
         self._trackers: dict[str, CameraTracker] = {}
         self._clock = clock
@@ -83,6 +124,10 @@ class FrameProcessor:
         self._labels = np.asarray(info.class_names, dtype=object)
         self._model = MessageModelInfo(name=info.name, version=info.version or "", sha256=info.sha256)
         self.backend = detector.engine.backend
+        if self._tracker_config is not None and detector.confidence < self._tracker_config.low_threshold:
+            log.warning("model.confidence %g is below tracker.low_threshold %g: with tracking on, no detection "
+                        "scoring %g or less is published", detector.confidence,
+                        self._tracker_config.low_threshold, self._tracker_config.low_threshold)
 
     def set_frame_rate(self, camera_id: str, fps: float) -> None:
         """Assume this rate for a camera's tracker until it is measured (only before its first frame)."""
@@ -123,7 +168,7 @@ class FrameProcessor:
 
     def complete(self, batch: PreparedBatch) -> list[ProcessedFrame]:
         """Inference, decoding, tracking and messages for a prepared batch, in batch order."""
-        detections, times = self._detector.run(batch.input)
+        detections, times = self._detector.run(batch.input, confidence=self._nms_confidence)
         formed = batch.formed
         results = []
         for frame, dets in zip(batch.frames, detections):

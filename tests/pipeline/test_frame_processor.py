@@ -1,4 +1,4 @@
-"""FrameProcessor's tracking on a real tiny ONNX model whose score is the frame's brightness.
+"""FrameProcessor's tracking rules on a real tiny ONNX model whose score is the frame's brightness.
 
 The model (tests/infer/onnx_models.py) has one 'person' box at [24, 24, 40, 40] of a 64x64
 frame, scoring the frame's mean brightness (0..1), so a frame's grey level sets the score.
@@ -7,6 +7,7 @@ Frames carry capture timestamps as capture would, at the rate a test chooses.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 import numpy as np
@@ -16,7 +17,7 @@ from jetsentry.capture.frame import Frame
 from jetsentry.config.models import TrackerConfig
 from jetsentry.infer import Detector
 from jetsentry.infer.onnx_engine import OnnxRuntimeEngine
-from jetsentry.pipeline import FrameProcessor
+from jetsentry.pipeline import FrameProcessor, tracker_parameters
 from tests.infer.onnx_models import head, ultralytics_metadata, write_detection_model
 
 
@@ -56,10 +57,55 @@ def _published(processor: FrameProcessor, frames: Sequence[Frame], batch: int = 
     return out
 
 
+def test_detections_between_low_and_high_threshold_carry_a_track(brightness_model):
+    """Defaults (confidence = high_threshold = 0.25): 40 frames at 0.2, longer than the 30-frame
+    buffer, must reach stage two and keep the track; they are not published (below 0.25)."""
+    scores = [0.9] * 5 + [0.2] * 40 + [0.9] * 5
+    published = _published(_processor(brightness_model), _frames(scores))
+    assert published[:5] == [[(1, 0.9)]] * 5
+    assert published[5:45] == [[]] * 40
+    assert published[45:] == [[(1, 0.9)]] * 5  # the same track, not a new one
+
+
 def test_without_tracking_nms_stays_at_model_confidence(brightness_model):
     for tracker in (None, TrackerConfig(enabled=False)):
         published = _published(_processor(brightness_model, tracker=tracker), _frames([0.9, 0.2, 0.26, 0.24]))
         assert published == [[(-1, 0.9)], [], [(-1, 0.26)], []]  # score > confidence, no track ids
+
+
+def test_confidence_above_high_threshold_hides_weak_frames_without_breaking_the_track(brightness_model):
+    scores = [0.9] * 3 + [0.3] * 40 + [0.45] * 2 + [0.9] * 3
+    published = _published(_processor(brightness_model, confidence=0.5), _frames(scores))
+    assert published[:3] == [[(1, 0.9)]] * 3
+    assert published[3:45] == [[]] * 42  # tracked (stage one, >= high_threshold) but not published
+    assert published[45:] == [[(1, 0.9)]] * 3
+
+
+def test_with_confidence_above_high_threshold_only_publishable_detections_start_tracks(brightness_model):
+    """At confidence 0.5 a 0.3 detection (above new_track_threshold 0.25) starts no track: the track
+    starts with the first 0.9 frame, unconfirmed there, as any new track."""
+    scores = [0.0] + [0.3] * 5 + [0.9] * 3
+    published = _published(_processor(brightness_model, confidence=0.5), _frames(scores))
+    assert published == [[]] * 7 + [[(1, 0.9)]] * 2
+
+
+def test_tracker_parameters_raise_the_tracker_thresholds_to_the_confidence():
+    config = TrackerConfig(high_threshold=0.3, new_track_threshold=0.35, low_threshold=0.1)
+    assert tracker_parameters(config) == tracker_parameters(config, 0.2)
+    assert tracker_parameters(config) == dict(high_threshold=0.3, low_threshold=0.1, new_track_threshold=0.35,
+                                              match_threshold=0.8, track_buffer=30)
+    raised = tracker_parameters(config, 0.6)
+    assert (raised["high_threshold"], raised["new_track_threshold"], raised["low_threshold"]) == (0.6, 0.6, 0.1)
+
+
+def test_confidence_below_low_threshold_publishes_nothing_the_tracker_cannot_track(brightness_model, caplog):
+    with caplog.at_level(logging.WARNING, logger="jetsentry.pipeline"):
+        tracking = _processor(brightness_model, confidence=0.05)
+    assert "model.confidence 0.05 is below tracker.low_threshold 0.1" in caplog.text
+    scores = [0.9] * 3 + [0.15] * 3 + [0.08] * 3
+    assert _published(tracking, _frames(scores)) == [[(1, 0.9)]] * 3 + [[(1, 0.15)]] * 3 + [[]] * 3
+    untracked = _processor(brightness_model, confidence=0.05, tracker=None)
+    assert [len(p) for p in _published(untracked, _frames(scores))] == [1] * 9
 
 
 def test_the_tracker_runs_at_the_processed_rate_measured_from_timestamps(brightness_model):

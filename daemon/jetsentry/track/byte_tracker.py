@@ -59,10 +59,12 @@ class ByteTracker:
     The parameters are TrackerConfig's fields (its descriptions say more), as numbers:
 
     high_threshold: detections scoring at least this take part in stage one and may start
-        tracks; raising it trusts fewer detections, more of them only extend tracks.
+        tracks; raising it trusts fewer detections, more of them only extend tracks (the
+        pipeline raises it, and new_track_threshold, to model.confidence where that is higher).
     low_threshold: detections scoring above it and below high_threshold only extend
         confirmed tracks (stage two); lowering it lets weaker detections carry a track
-        through an occlusion, at the risk of following a false one.
+        through an occlusion, at the risk of following a false one.  The detector must
+        emit them: the pipeline runs NMS at this threshold while tracking.
     new_track_threshold: score a stage-one leftover needs to start a track; raising it
         cuts spurious tracks.
     match_threshold: largest stage-one cost (1 - IoU * score) accepted; lowering it

@@ -1,6 +1,8 @@
 """One camera's tracking as the frame path runs it, in the daemon, `analyze` and `eval` alike.
 
-* Input: every detection the detector emits.
+* Input: every detection the detector emits.  While tracking, the pipeline runs NMS at
+  the tracker's low_threshold (not at model.confidence), so ByteTrack's second stage gets
+  the detections between low_threshold and high_threshold it is built for.
 * Output: the tracked detections scoring above ``min_score`` (model.confidence, with the
   detector's own rule ``score > confidence``).  A tracked object whose score dips to
   min_score or below keeps its track and id but is left out of that frame's output.
