@@ -40,3 +40,14 @@ def test_low_confidence_detections_reach_the_metrics(heldout_run):
     assert heldout_run.frame_rate == 15.0  # measured from the frames' timestamps: the scene's rate
     assert len(heldout_run.timestamps) == heldout_run.frames
 
+
+def test_a_camera_processed_at_a_third_of_its_frames_is_tracked_at_the_measured_rate(heldout_run):
+    from tests.evaluate.frame_step_check import compare_rates, every_kth_gt
+
+    gt = heldout_run.scene.gt
+    third = every_kth_gt(gt, 3)
+    assert set(third.frame.tolist()) == set(range(1, heldout_run.frames // 3 + 1))
+    assert len(third) == np.isin(gt.frame, np.arange(1, heldout_run.frames + 1, 3)).sum()
+    result = compare_rates([heldout_run], steps=(3,))[3]
+    assert result["measured_fps"] == [5.0]  # 15 fps scene, every third frame
+    assert result["measured"]["mota"] > 0.8 and result["assumed_30"]["mota"] > 0.8
