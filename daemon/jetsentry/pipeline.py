@@ -6,6 +6,7 @@ all three run exactly the same stages.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -19,9 +20,44 @@ from jetsentry.infer import Detector
 from jetsentry.infer.detector import PreparedInput
 from jetsentry.publish.message import ModelInfo as MessageModelInfo
 from jetsentry.publish.message import build_detections_message
-from jetsentry.track import ByteTracker
+from jetsentry.track import ByteTracker, CameraTracker
 
-DEFAULT_FRAME_RATE = 30.0
+log = logging.getLogger("jetsentry.pipeline")
+
+DEFAULT_FRAME_RATE = 30.0  # assumed for a camera's tracker until its processed rate is measured
+
+
+def tracking_nms_confidence(tracker: TrackerConfig | None) -> float | None:
+    """The detector's NMS threshold in the frame path: the tracker's low_threshold while
+    tracking, so its second stage gets input; None (model.confidence) without tracking."""
+    return None if tracker is None else tracker.low_threshold
+
+
+def tracker_input(detections: Detections, tracker: TrackerConfig) -> Detections:
+    """Of detections made at a lower confidence, those the frame path's NMS keeps while tracking
+    (greedy NMS drops a box only for higher-scored ones, so the cut equals NMS at the threshold)."""
+    return detections.select(detections.scores > tracking_nms_confidence(tracker))
+
+
+def camera_tracker(config: TrackerConfig, *, confidence: float, frame_rate: float, name: str = "") -> CameraTracker:
+    """One camera's tracking from the configuration, publishing tracked scores above ``confidence``."""
+    tracker = ByteTracker(**tracker_parameters(config, confidence), frame_rate=frame_rate)
+    return CameraTracker(tracker, min_score=confidence, name=name)
+
+
+def tracker_parameters(config: TrackerConfig, confidence: float | None = None) -> dict[str, float | int]:
+    """ByteTracker's keyword arguments: every TrackerConfig field but ``enabled``.
+
+    With the publishing confidence (model.confidence): where it is above high_threshold or
+    new_track_threshold, those are raised to it, so a detection that could not be published
+    neither starts a track nor matches in stage one (it may still extend a track in stage
+    two).  docs/EVALUATION.md measures it.
+    """
+    parameters = config.model_dump(exclude={"enabled"})
+    if confidence is not None:
+        for name in ("high_threshold", "new_track_threshold"):
+            parameters[name] = max(parameters[name], confidence)
+    return parameters
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,8 +80,26 @@ class ProcessedFrame:
 class FrameProcessor:
     """Runs one batch of frames (from any cameras) through infer, track and message building.
 
-    One ByteTracker per camera, created on first sight; its lost-track buffer is
-    scaled by the frame rate the camera actually delivers (fps cap or source rate).
+    Without a tracker (None, or enabled: false) the detector keeps scores above
+    model.confidence and every detection is published without a track id.  With one:
+
+    * NMS keeps scores above the tracker's low_threshold, and all of them go to the
+      camera's tracker, so ByteTrack's second stage gets the detections between
+      low_threshold and high_threshold (model.confidence alone would cut them);
+    * published are the tracked detections scoring above model.confidence (the detector's
+      rule, score > confidence), so tracking never publishes a detection the detector
+      alone would have dropped;
+    * confidence above high_threshold (or new_track_threshold) raises those to it: only
+      publishable detections start tracks or match in stage one, weaker ones may carry a
+      track through frames where it is not published (``tracker_parameters``);
+    * confidence below low_threshold changes nothing: no detection at or below
+      low_threshold is ever tracked, so none is published (a warning says so).
+
+    One CameraTracker per camera, created on first sight: its tracker runs at the rate
+    the camera's frames are actually processed, measured from their capture timestamps
+    (the rate given by ``frame_rates``/``set_frame_rate``, e.g. an fps cap or a file's
+    rate, or 30 frames/s, only until measured), and drops its tracks after a gap longer
+    than the track buffer (track/camera_tracker.py).
     ``prepare`` may run in another thread than ``complete``, at most one batch ahead
     (batch/prefetch.py); each of the two is called from one thread at a time.
     """
@@ -62,28 +116,42 @@ class FrameProcessor:
         self._detector = detector
         self._device_id = device_id
         self._tracker_config = tracker if tracker is not None and tracker.enabled else None
+        self._nms_confidence = tracking_nms_confidence(self._tracker_config)
         self._frame_rates = dict(frame_rates or {})
-        self._trackers: dict[str, ByteTracker] = {}
+        self._trackers: dict[str, CameraTracker] = {}
         self._clock = clock
         info = detector.info
         self._labels = np.asarray(info.class_names, dtype=object)
         self._model = MessageModelInfo(name=info.name, version=info.version or "", sha256=info.sha256)
         self.backend = detector.engine.backend
+        if self._tracker_config is not None and detector.confidence < self._tracker_config.low_threshold:
+            log.warning("model.confidence %g is below tracker.low_threshold %g: with tracking on, no detection "
+                        "scoring %g or less is published", detector.confidence,
+                        self._tracker_config.low_threshold, self._tracker_config.low_threshold)
 
     def set_frame_rate(self, camera_id: str, fps: float) -> None:
-        """Use this rate for a camera's tracker (only before its first frame)."""
+        """Assume this rate for a camera's tracker until it is measured (only before its first frame)."""
         self._frame_rates[camera_id] = fps
 
-    def _tracker_for(self, camera_id: str) -> ByteTracker:
+    def frame_rate(self, camera_id: str) -> float | None:
+        """The rate a camera's tracker runs at now; None before its first tracked frame."""
+        tracker = self._trackers.get(camera_id)
+        return None if tracker is None else tracker.frame_rate
+
+    def _tracker_for(self, camera_id: str) -> CameraTracker:
         tracker = self._trackers.get(camera_id)
         if tracker is None:
             rate = self._frame_rates.get(camera_id) or DEFAULT_FRAME_RATE
-            tracker = self._trackers[camera_id] = ByteTracker(self._tracker_config, frame_rate=rate)
+            tracker = self._trackers[camera_id] = camera_tracker(
+                self._tracker_config, confidence=self._detector.confidence, frame_rate=rate, name=camera_id)
         return tracker
 
     def forget_camera(self, camera_id: str) -> None:
-        """Drop a camera's tracks (after a reconnect the scene may have changed)."""
-        self._trackers.pop(camera_id, None)
+        """Drop a camera's tracks now (its ids keep counting); a gap longer than the track
+        buffer does this by itself."""
+        tracker = self._trackers.get(camera_id)
+        if tracker is not None:
+            tracker.forget_tracks()
 
     def process(self, frames: Sequence[Frame], batch_formed: float | None = None) -> list[ProcessedFrame]:
         if not frames:
@@ -100,13 +168,13 @@ class FrameProcessor:
 
     def complete(self, batch: PreparedBatch) -> list[ProcessedFrame]:
         """Inference, decoding, tracking and messages for a prepared batch, in batch order."""
-        detections, times = self._detector.run(batch.input)
+        detections, times = self._detector.run(batch.input, confidence=self._nms_confidence)
         formed = batch.formed
         results = []
         for frame, dets in zip(batch.frames, detections):
             track_started = self._clock()
             if self._tracker_config is not None:
-                dets = self._tracker_for(frame.camera_id).update(dets)
+                dets = self._tracker_for(frame.camera_id).update(dets, frame.capture_ts)
             tracked = self._clock()
             latency = {
                 "decode_to_batch": max(0.0, (formed - frame.received_monotonic) * 1e3),

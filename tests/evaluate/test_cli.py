@@ -36,6 +36,7 @@ def test_eval_on_a_heldout_scene_meets_the_targets(default_model, heldout_scene_
     assert set(result["detection"]["per_class"]) == set(SYNTH_CLASSES)
     assert result["statistics"]["mean_objects_in_view"] > 5 and result["statistics"]["tracks"] > 5
     assert result["settings"]["conf"] == 0.001 and result["settings"]["track_conf"] == 0.25
+    assert result["settings"]["tracker_input_conf"] == 0.1  # the tracker's low_threshold, as in the daemon
     assert json.loads(json_file.read_text()) == result
     text = "\n".join(lines[:-1])
     assert "scene_0000" in text and "overall" in text and "mAP50-95" in text and "MOTA" in text
@@ -107,7 +108,7 @@ def test_bad_numbers(tmp_path, tiny_model, capsys):
     base = ["--model", tiny_model(), "--scenes", tmp_path]
     _fails(base + ["--batch", "0"], capsys, "--batch must be >= 1")
     _fails(base + ["--conf", "1.5"], capsys, "--conf")
-    _fails(base + ["--conf", "0.3", "--track-conf", "0.2"], capsys, "below --conf")
+    _fails(base + ["--conf", "0.3", "--track-conf", "0.5"], capsys, "confidence 0.3 is above tracker.low_threshold 0.1")
     _fails(base + ["--backend", "tpu"], capsys, "backend")
     _fails(base + ["--batch", "x"], capsys, "--batch")
     _fails(["--scenes", tmp_path], capsys, "--model")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from jetsentry.config.models import TrackerConfig
 from tests.evaluate.conftest import DAEMON_CONFIDENCE
 from tests.evaluate.reference_check import compare_trackers
 
@@ -22,12 +23,16 @@ def test_our_bytetrack_matches_the_reference_on_a_heldout_scene(heldout_run):
 
 
 def test_reference_run_scores_what_the_evaluation_scored(heldout_run):
-    """compare_trackers' "jetsentry" side is the evaluation's own tracker output."""
+    """compare_trackers' "jetsentry" side is the evaluation's own tracker output, fed what the daemon
+    feeds its tracker: everything above low_threshold, below the daemon's confidence too."""
+    from jetsentry.pipeline import tracker_input
     from jetsentry.evaluate.tracking_metrics import TrackingEvaluator
     from tests.track.reference import run_jetsentry_bytetrack
 
-    fed = [d.select(d.scores > DAEMON_CONFIDENCE) for d in heldout_run.detections]
+    fed = [tracker_input(d, TrackerConfig()) for d in heldout_run.detections]
+    assert sum(((d.scores > 0.1) & (d.scores <= DAEMON_CONFIDENCE)).sum() for d in fed) > 0  # stage two has input
     again = run_jetsentry_bytetrack(fed, heldout_run.frame_rate)
-    assert all(np.array_equal(a.track_ids, b.track_ids) for a, b in zip(again, heldout_run.tracked))
+    published = [a.select(a.scores > DAEMON_CONFIDENCE) for a in again]
+    assert all(np.array_equal(a.track_ids, b.track_ids) for a, b in zip(published, heldout_run.tracked))
     scores = TrackingEvaluator().add_sequence("s", heldout_run.scene.gt, heldout_run.tracked)
     assert scores.mota > 0.8

@@ -38,6 +38,7 @@ import numpy as np
 
 from jetsentry.config.models import TrackerConfig
 from jetsentry.detections import Detections
+from jetsentry.pipeline import tracker_parameters
 from jetsentry.track import ByteTracker
 
 
@@ -124,7 +125,7 @@ def run_jetsentry_bytetrack(
     config: TrackerConfig | None = None,
 ) -> list[Detections]:
     """Our ByteTracker over a stream, with the same inputs and outputs as the reference run."""
-    tracker = ByteTracker(config or TrackerConfig(), frame_rate=frame_rate)
+    tracker = ByteTracker(**tracker_parameters(config or TrackerConfig()), frame_rate=frame_rate)
     return [tracker.update(dets) for dets in frames_of_detections]
 
 

@@ -7,6 +7,7 @@ import pytest
 
 from jetsentry.config.models import TrackerConfig
 from jetsentry.detections import Detections
+from jetsentry.pipeline import tracker_parameters
 from jetsentry.track import ByteTracker
 from jetsentry.track.matching import iou_matrix
 from tests.track.synthetic import make_stream
@@ -31,7 +32,7 @@ def run(tracker: ByteTracker, frames: list[Detections]) -> list[Detections]:
 
 def test_single_object_moving_linearly_keeps_one_id():
     frames = [dets(moving_box(f), 0.9) for f in range(100)]
-    out = run(ByteTracker(TrackerConfig()), frames)
+    out = run(ByteTracker(), frames)
     assert all(len(o) == 1 for o in out)
     assert {int(o.track_ids[0]) for o in out} == {1}
     # Output carries the detection itself, not the Kalman estimate.
@@ -48,7 +49,7 @@ def test_two_crossing_objects_keep_their_ids():
         order = [0, 1] if f % 2 else [1, 0]  # input order must not carry identity
         frames.append(dets(np.array([a, b])[order], [0.9, 0.85]))
         which.append(order)
-    out = run(ByteTracker(TrackerConfig()), frames)
+    out = run(ByteTracker(), frames)
     ids_a, ids_b = set(), set()
     best_iou = 0.0
     for f, (o, order) in enumerate(zip(out, which)):
@@ -68,8 +69,7 @@ def _gap_stream(gap: int) -> list[Detections]:
 
 @pytest.mark.parametrize("frame_rate, track_buffer, kept", [(30.0, 10, 10), (15.0, 10, 5), (30.0, 3, 3)])
 def test_lost_track_buffer_decides_whether_the_id_survives(frame_rate, track_buffer, kept):
-    config = TrackerConfig(track_buffer=track_buffer)
-    tracker = ByteTracker(config, frame_rate=frame_rate)
+    tracker = ByteTracker(track_buffer=track_buffer, frame_rate=frame_rate)
     assert tracker.max_frames_lost == kept
 
     out = run(tracker, _gap_stream(kept))
@@ -85,33 +85,33 @@ def test_lost_track_buffer_decides_whether_the_id_survives(frame_rate, track_buf
 
 def test_low_score_detections_extend_tracks():
     scores = [0.9] * 10 + [0.15] * 20
-    out = run(ByteTracker(TrackerConfig()), [dets(moving_box(f), s) for f, s in enumerate(scores)])
+    out = run(ByteTracker(), [dets(moving_box(f), s) for f, s in enumerate(scores)])
     assert [int(o.track_ids[0]) for o in out] == [1] * 30
     assert out[-1].scores[0] == np.float32(0.15)
 
 
 def test_low_score_detections_never_start_tracks():
     frames = [dets(moving_box(f), 0.2) for f in range(30)]  # between low (0.1) and high (0.25)
-    assert all(len(o) == 0 for o in run(ByteTracker(TrackerConfig()), frames))
+    assert all(len(o) == 0 for o in run(ByteTracker(), frames))
 
 
 def test_detections_below_low_threshold_do_not_extend_tracks():
     scores = [0.9] * 10 + [0.05] * 5
-    out = run(ByteTracker(TrackerConfig()), [dets(moving_box(f), s) for f, s in enumerate(scores)])
+    out = run(ByteTracker(), [dets(moving_box(f), s) for f, s in enumerate(scores)])
     assert all(len(o) == 1 for o in out[:10])
     assert all(len(o) == 0 for o in out[10:])
 
 
 def test_new_track_threshold_gates_births_but_not_matches():
-    config = TrackerConfig(high_threshold=0.3, new_track_threshold=0.6)
+    config = dict(high_threshold=0.3, new_track_threshold=0.6)
     never = [dets(moving_box(f), 0.5) for f in range(20)]
-    assert all(len(o) == 0 for o in run(ByteTracker(config), never))
+    assert all(len(o) == 0 for o in run(ByteTracker(**config), never))
     started = [dets(moving_box(f), 0.9 if f < 3 else 0.5) for f in range(20)]
-    assert [int(o.track_ids[0]) for o in run(ByteTracker(config), started)] == [1] * 20
+    assert [int(o.track_ids[0]) for o in run(ByteTracker(**config), started)] == [1] * 20
 
 
 def test_empty_frames():
-    tracker = ByteTracker(TrackerConfig())
+    tracker = ByteTracker()
     out = tracker.update(Detections.empty())
     assert len(out) == 0 and out.boxes.shape == (0, 4) and out.track_ids.dtype == np.int64
     frames = [dets(moving_box(f), 0.9) for f in range(5)] + [Detections.empty()] * 3
@@ -124,7 +124,7 @@ def test_empty_frames():
 
 
 def test_new_track_is_unconfirmed_for_one_frame_after_the_first():
-    tracker = ByteTracker(TrackerConfig())
+    tracker = ByteTracker()
     tracker.update(dets(moving_box(0), 0.9))  # born on frame 1: confirmed at once
     second = [moving_box(1), moving_box(1, x0=600)]
     assert tracker.update(dets(second, [0.9, 0.9])).track_ids.tolist() == [1]
@@ -134,20 +134,20 @@ def test_new_track_is_unconfirmed_for_one_frame_after_the_first():
 
 def test_class_flicker_keeps_the_track_and_reports_each_detection_class():
     frames = [dets(moving_box(f), 0.9, [f % 2]) for f in range(20)]
-    out = run(ByteTracker(TrackerConfig()), frames)
+    out = run(ByteTracker(), frames)
     assert {int(o.track_ids[0]) for o in out} == {1}
     assert [int(o.class_ids[0]) for o in out] == [f % 2 for f in range(20)]
 
 
 def test_zero_size_boxes_are_ignored():
     frames = [dets([moving_box(f), [50, 50, 50, 90]], [0.9, 0.9]) for f in range(5)]
-    out = run(ByteTracker(TrackerConfig()), frames)
+    out = run(ByteTracker(), frames)
     assert all(len(o) == 1 and o.boxes[0, 0] != 50 for o in out)
 
 
 def test_output_is_the_input_rows_in_input_order():
     stream = make_stream(seed=11, num_frames=120)
-    tracker = ByteTracker(TrackerConfig(), frame_rate=stream.frame_rate)
+    tracker = ByteTracker(frame_rate=stream.frame_rate)
     for d in stream.detections:
         out = tracker.update(d)
         rows = [int(np.flatnonzero(np.all(d.boxes == box, axis=1))[0]) for box in out.boxes]
@@ -158,7 +158,7 @@ def test_output_is_the_input_rows_in_input_order():
 
 def test_ids_start_at_one_are_unique_per_frame_and_never_reused():
     stream = make_stream(seed=5, num_frames=300)
-    out = run(ByteTracker(TrackerConfig()), stream.detections)
+    out = run(ByteTracker(), stream.detections)
     first_seen, last_seen = {}, {}
     for f, o in enumerate(out):
         ids = o.track_ids.tolist()
@@ -174,12 +174,12 @@ def test_ids_start_at_one_are_unique_per_frame_and_never_reused():
 
 def test_deterministic_and_reset_restarts():
     stream = make_stream(seed=2, num_frames=150)
-    tracker = ByteTracker(TrackerConfig())
+    tracker = ByteTracker()
     first = run(tracker, stream.detections)
     tracker.reset()
     assert tracker.frame_count == 0
     again = run(tracker, stream.detections)
-    other = run(ByteTracker(TrackerConfig()), stream.detections)
+    other = run(ByteTracker(), stream.detections)
     for a, b, c in zip(first, again, other):
         np.testing.assert_array_equal(a.track_ids, b.track_ids)
         np.testing.assert_array_equal(a.track_ids, c.track_ids)
@@ -190,9 +190,9 @@ def test_without_lap_the_scipy_solver_gives_the_same_tracks(monkeypatch):
     import jetsentry.track.matching as matching
 
     stream = make_stream(seed=8, num_frames=150, num_objects=80)
-    with_lap = run(ByteTracker(TrackerConfig()), stream.detections)
+    with_lap = run(ByteTracker(), stream.detections)
     monkeypatch.setattr(matching, "lap", None)
-    with_scipy = run(ByteTracker(TrackerConfig()), stream.detections)
+    with_scipy = run(ByteTracker(), stream.detections)
     for a, b in zip(with_lap, with_scipy):
         np.testing.assert_array_equal(a.track_ids, b.track_ids)
         np.testing.assert_array_equal(a.boxes, b.boxes)
@@ -215,14 +215,57 @@ def test_without_lap_the_scipy_solver_gives_the_same_tracks(monkeypatch):
 )
 def test_bad_detections_are_rejected_with_a_clear_error(bad, message):
     with pytest.raises(ValueError, match=message):
-        ByteTracker(TrackerConfig()).update(bad)
+        ByteTracker().update(bad)
 
 
 def test_bad_arguments_are_rejected():
     with pytest.raises(TypeError, match="Detections"):
-        ByteTracker(TrackerConfig()).update(np.zeros((1, 6)))
-    with pytest.raises(TypeError, match="TrackerConfig"):
-        ByteTracker({"high_threshold": 0.5})
-    for rate in (0, -5, float("nan"), float("inf")):
+        ByteTracker().update(np.zeros((1, 6)))
+    with pytest.raises(TypeError):
+        ByteTracker(TrackerConfig())  # numbers, not a configuration model: pipeline.tracker_parameters
+    for rate in (0, -5, float("nan"), float("inf"), True):
         with pytest.raises(ValueError, match="frame_rate"):
-            ByteTracker(TrackerConfig(), frame_rate=rate)
+            ByteTracker(frame_rate=rate)
+    for name in ("high_threshold", "low_threshold", "new_track_threshold", "match_threshold"):
+        for value in (-0.1, 1.5, float("nan"), "0.5"):
+            with pytest.raises(ValueError, match=name):
+                ByteTracker(**{name: value})
+    with pytest.raises(ValueError, match="low_threshold 0.3 must not exceed high_threshold 0.2"):
+        ByteTracker(high_threshold=0.2, low_threshold=0.3)
+    for buffer in (0, 2.5, True):
+        with pytest.raises(ValueError, match="track_buffer"):
+            ByteTracker(track_buffer=buffer)
+    tracker = ByteTracker()
+    with pytest.raises(ValueError, match="frame_rate"):
+        tracker.frame_rate = 0
+    assert tracker.frame_rate == 30.0  # unchanged by the refused rate
+
+
+def test_defaults_are_the_configurations_and_parameters_come_from_it():
+    import inspect
+
+    defaults = {name: p.default for name, p in inspect.signature(ByteTracker).parameters.items()}
+    assert tracker_parameters(TrackerConfig()) == {k: v for k, v in defaults.items() if k != "frame_rate"}
+    config = TrackerConfig(high_threshold=0.5, low_threshold=0.2, new_track_threshold=0.6, match_threshold=0.7,
+                           track_buffer=12)
+    tracker = ByteTracker(**tracker_parameters(config), frame_rate=15.0)
+    assert (tracker.high_threshold, tracker.low_threshold, tracker.new_track_threshold, tracker.match_threshold,
+            tracker.track_buffer, tracker.max_frames_lost) == (0.5, 0.2, 0.6, 0.7, 12, 6)
+
+
+def test_a_new_frame_rate_rescales_the_lost_track_buffer():
+    tracker = ByteTracker(track_buffer=30, frame_rate=30.0)
+    assert tracker.max_frames_lost == 30 and tracker.buffer_seconds == 1.0
+    tracker.frame_rate = 7.5
+    assert tracker.max_frames_lost == 7 and tracker.buffer_seconds == 1.0
+
+
+def test_forget_tracks_drops_them_but_ids_keep_counting():
+    tracker = ByteTracker()
+    run(tracker, [dets(moving_box(f), 0.9) for f in range(5)])
+    tracker.forget_tracks()
+    assert tracker.frame_count == 0
+    out = run(tracker, [dets(moving_box(f), 0.9) for f in range(5, 8)])
+    assert [o.track_ids.tolist() for o in out] == [[2]] * 3  # a first frame again: confirmed at once, id 2
+    tracker.reset()
+    assert tracker.update(dets(moving_box(9), 0.9)).track_ids.tolist() == [1]

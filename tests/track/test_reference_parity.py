@@ -7,6 +7,7 @@ import pytest
 
 from jetsentry.config.models import TrackerConfig
 from jetsentry.detections import Detections
+from jetsentry.pipeline import tracker_input
 from jetsentry.track.matching import iou_matrix
 from tests.track.reference import mot_metrics, run_jetsentry_bytetrack, run_reference_bytetrack
 from tests.track.synthetic import make_stream, occlusion
@@ -21,6 +22,14 @@ STRICT = TrackerConfig(
 LOOSE = TrackerConfig(
     high_threshold=0.3, low_threshold=0.05, new_track_threshold=0.3, match_threshold=0.9, track_buffer=60
 )
+
+
+def _pipeline_input(detections: list[Detections], config: TrackerConfig) -> list[Detections]:
+    """What the frame path feeds the tracker: NMS at its low_threshold keeps the scores above it."""
+    fed = [tracker_input(d, config) for d in detections]
+    low_band = [((d.scores > config.low_threshold) & (d.scores < config.high_threshold)).sum() for d in fed]
+    assert sum(low_band) > len(fed)  # stage two has input, as it has in the pipeline
+    return fed
 
 
 def _same_associations(expected: list[Detections], actual: list[Detections]) -> None:
@@ -41,8 +50,9 @@ def test_mota_and_idf1_within_a_hundredth_of_the_reference(seed, config, frame_r
     stream = make_stream(
         seed, num_frames=300, num_objects=objects, false_positives_per_frame=false_positives, frame_rate=frame_rate
     )
-    ours = mot_metrics(stream.ground_truth, run_jetsentry_bytetrack(stream.detections, frame_rate, config))
-    reference = mot_metrics(stream.ground_truth, run_reference_bytetrack(stream.detections, frame_rate, config))
+    fed = _pipeline_input(stream.detections, config)
+    ours = mot_metrics(stream.ground_truth, run_jetsentry_bytetrack(fed, frame_rate, config))
+    reference = mot_metrics(stream.ground_truth, run_reference_bytetrack(fed, frame_rate, config))
     assert abs(ours["mota"] - reference["mota"]) <= 0.01, (ours, reference)
     assert abs(ours["idf1"] - reference["idf1"]) <= 0.01, (ours, reference)
     assert ours["mota"] > 0.5 and ours["idf1"] > 0.6, ours  # the comparison is between working trackers
@@ -54,9 +64,10 @@ def test_mota_and_idf1_within_a_hundredth_of_the_reference(seed, config, frame_r
 )
 def test_associations_equal_the_reference_without_its_late_removal(seed, config, frame_rate, miss_rate):
     stream = make_stream(seed, num_frames=200, num_objects=90, miss_rate=miss_rate, false_positives_per_frame=3.0)
+    fed = _pipeline_input(stream.detections, config)
     _same_associations(
-        run_reference_bytetrack(stream.detections, frame_rate, config, prompt_removal=True),
-        run_jetsentry_bytetrack(stream.detections, frame_rate, config),
+        run_reference_bytetrack(fed, frame_rate, config, prompt_removal=True),
+        run_jetsentry_bytetrack(fed, frame_rate, config),
     )
 
 

@@ -165,7 +165,13 @@ class ModelConfig(StrictModel):
     input_size: int = Field(
         640, ge=32, le=4096, description="Longest input side for models with dynamic height/width (multiple of stride)."
     )
-    confidence: float = Field(0.25, ge=0, le=1, description="Minimum class score kept.")
+    confidence: float = Field(
+        0.25, ge=0, le=1,
+        description="Detections scoring above this are published. Without tracking it is the NMS threshold; "
+        "with tracking NMS keeps scores above tracker.low_threshold for the tracker and its tracked detections "
+        "above this are published; above tracker.high_threshold/new_track_threshold it raises them to it, "
+        "below low_threshold it publishes nothing more.",
+    )
     iou: float = Field(0.7, gt=0, le=1, description="NMS IoU threshold (class-aware).")
     max_detections: int = Field(300, ge=1, le=10_000, description="Detections kept per frame after NMS.")
     classes: list[int | str] = Field(
@@ -216,21 +222,27 @@ class BatchingConfig(StrictModel):
 
 
 class TrackerConfig(StrictModel):
-    enabled: bool = Field(True, description="Run ByteTrack per camera.")
+    enabled: bool = Field(
+        True, description="Run ByteTrack per camera (NMS then keeps scores above low_threshold for it)."
+    )
     high_threshold: float = Field(
         0.25, ge=0, le=1, description="First-stage association score; raise to trust fewer detections."
     )
     low_threshold: float = Field(
-        0.1, ge=0, le=1, description="Detections between low and high only extend existing tracks (stage two)."
+        0.1, ge=0, le=1,
+        description="Detections above this and below high_threshold only extend existing tracks (stage two); "
+        "the detector's NMS threshold while tracking.",
     )
     new_track_threshold: float = Field(
         0.25, ge=0, le=1, description="Score needed to start a new track; raise to cut spurious tracks."
     )
     match_threshold: float = Field(
-        0.8, gt=0, le=1, description="Largest 1-IoU cost accepted in stage one; lower is stricter."
+        0.8, gt=0, le=1, description="Largest stage-one cost, 1 - IoU x score, accepted; lower is stricter."
     )
     track_buffer: int = Field(
-        30, ge=1, le=10_000, description="Frames a lost track is kept (scaled by fps/30) before removal."
+        30, ge=1, le=10_000,
+        description="How long a lost track is kept, in frames at 30 fps (30 = 1 s), converted with the rate "
+        "each camera is actually processed at; a camera with no frame for longer starts without tracks.",
     )
 
     @model_validator(mode="after")

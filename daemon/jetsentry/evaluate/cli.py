@@ -36,8 +36,10 @@ def build_parser(prog: str = "jetsentry eval") -> argparse.ArgumentParser:
     p.add_argument("--conf", type=float, default=DEFAULT_EVAL_CONFIDENCE,
                    help=f"detector confidence for mAP (default {DEFAULT_EVAL_CONFIDENCE})")
     p.add_argument("--track-conf", type=float, default=None,
-                   help="confidence of the detections fed to the tracker, as the daemon's model.confidence "
-                        f"(default: --config's, else {ModelConfig.model_fields['confidence'].default})")
+                   help="the daemon's model.confidence: tracked objects scoring above it are scored, as the daemon "
+                        "publishes them (default: --config's, else "
+                        f"{ModelConfig.model_fields['confidence'].default}); the tracker is fed detections above "
+                        "tracker.low_threshold, as in the daemon")
     p.add_argument("--iou", type=float, default=None, help="NMS IoU threshold (default: --config's, else 0.7)")
     p.add_argument("--input-size", type=int, default=None, help="longest input side for dynamic-shape models")
     p.add_argument("--config", type=Path, default=None,
@@ -94,7 +96,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     detection = CocoDetectionEvaluator(scenes[0].classes, library=args.coco_library)
     tracking = TrackingEvaluator()
     print(f"evaluating {len(scenes)} scene(s) with {model_cfg.path} on {runner.backend}: detector confidence "
-          f"{model_cfg.confidence:g} for mAP, tracker fed detections above {track_conf:g}", file=sys.stderr)
+          f"{model_cfg.confidence:g} for mAP, tracker fed detections above {tracker_cfg.low_threshold:g}, "
+          f"tracks scored above {track_conf:g}", file=sys.stderr)
     runs = []
     for scene in scenes:
         try:
@@ -149,9 +152,6 @@ def _settings(args: argparse.Namespace) -> tuple[ModelConfig, TrackerConfig, flo
         tracker_cfg = cfg.tracker
     track_conf = args.track_conf if args.track_conf is not None else model_fields.get(
         "confidence", ModelConfig.model_fields["confidence"].default)
-    if track_conf < args.conf:
-        raise UsageError(f"the tracker's confidence {track_conf:g} is below --conf {args.conf:g}: "
-                         "the tracker can only be fed detections the detector made")
     model_fields.update(path=args.model, confidence=args.conf)
     for key, value in (("iou", args.iou), ("input_size", args.input_size), ("backend", args.backend)):
         if value is not None:
@@ -187,6 +187,7 @@ def _settings_record(args: argparse.Namespace, model_cfg: ModelConfig, tracker_c
         "onnxruntime": onnxruntime.__version__,
         "conf": model_cfg.confidence,
         "track_conf": track_conf,
+        "tracker_input_conf": tracker_cfg.low_threshold,
         "iou": model_cfg.iou,
         "input_size": model_cfg.input_size,
         "max_detections": model_cfg.max_detections,

@@ -2,10 +2,12 @@
 
 Detections come from `analyze_frames` and `FrameProcessor`, the code the daemon and
 `jetsentry analyze` run, with the detector at the (low) evaluation confidence that COCO's
-mAP needs.  The tracker is then fed what the daemon would feed it: the same detections
-cut at the daemon's confidence (`score > confidence`, the detector's own rule).  That cut
-equals running the detector at that confidence, because greedy NMS keeps or drops a box
-by higher-scored boxes only (tests/evaluate/test_runner.py checks it frame by frame).
+mAP needs.  The tracking is then the daemon's own, `pipeline.camera_tracker`: fed what
+the daemon's detector emits while tracking (scores above the tracker's low_threshold,
+`pipeline.tracker_input`), given each frame's capture timestamp, and returning the
+tracked detections the daemon would publish (scores above its model.confidence).  Cutting
+the low-confidence stream equals running NMS at the cut, because greedy NMS keeps or drops
+a box by higher-scored boxes only (tests/evaluate/test_runner.py checks it frame by frame).
 """
 
 from __future__ import annotations
@@ -21,16 +23,16 @@ from jetsentry.capture.reader import VideoFileReader
 from jetsentry.config.models import ModelConfig, TrackerConfig
 from jetsentry.detections import Detections
 from jetsentry.evaluate.scenes import Scene, SceneError
-from jetsentry.pipeline import DEFAULT_FRAME_RATE
-from jetsentry.track import ByteTracker
+from jetsentry.pipeline import DEFAULT_FRAME_RATE, camera_tracker, tracker_input
 
 
 @dataclass(frozen=True)
 class SceneRun:
     scene: Scene
     detections: list[Detections]  # per frame (index 0 = frame 1), evaluation confidence, before tracking
-    tracked: list[Detections]  # per frame, the tracker's output (track_ids >= 1)
-    frame_rate: float  # what the tracker was told
+    tracked: list[Detections]  # per frame, what the daemon would publish (track_ids >= 1)
+    timestamps: list[float]  # per frame, the capture timestamp the tracker was given
+    frame_rate: float  # the rate the tracker ran at (measured from the timestamps)
     seconds: float  # wall time of decode + inference (tracking excluded)
 
     @property
@@ -38,17 +40,21 @@ class SceneRun:
         return len(self.detections)
 
 
-def track_detections(detections: Sequence[Detections], config: TrackerConfig, *, frame_rate: float,
-                     confidence: float) -> list[Detections]:
-    """A fresh ByteTracker over one camera's frames, fed only detections scoring above `confidence`."""
-    tracker = ByteTracker(config, frame_rate=frame_rate)
-    return [tracker.update(d.select(d.scores > confidence)) for d in detections]
+def track_detections(detections: Sequence[Detections], timestamps: Sequence[float], config: TrackerConfig, *,
+                     confidence: float, frame_rate: float = DEFAULT_FRAME_RATE) -> tuple[list[Detections], float]:
+    """One camera's tracking as the daemon runs it over these frames: (published detections per frame,
+    the rate the tracker ended at).  `confidence` is the daemon's model.confidence; `frame_rate` the
+    rate assumed until measured."""
+    tracker = camera_tracker(config, confidence=confidence, frame_rate=frame_rate)
+    tracked = [tracker.update(tracker_input(d, config), ts) for d, ts in zip(detections, timestamps, strict=True)]
+    return tracked, tracker.frame_rate
 
 
 class SceneRunner:
     """Runs scenes through one detector (loaded once) and a fresh tracker per scene.
 
-    model: detector settings; its confidence is the evaluation confidence (e.g. 0.001).
+    model: detector settings; its confidence is the evaluation confidence (e.g. 0.001),
+    at most the tracker's low_threshold so the tracker gets all it would get in the daemon.
     tracker, track_confidence: the daemon's tracker settings and model confidence.
     """
 
@@ -56,9 +62,9 @@ class SceneRunner:
                  batch: int = 1, decoder: str = "auto") -> None:
         if batch < 1:
             raise ValueError(f"batch must be >= 1, got {batch}")
-        if not model.confidence <= track_confidence <= 1.0:
-            raise ValueError(f"track confidence {track_confidence} must lie between the detector's "
-                             f"confidence {model.confidence} and 1 (detections below it were never made)")
+        if model.confidence > tracker.low_threshold:
+            raise ValueError(f"detector confidence {model.confidence:g} is above tracker.low_threshold "
+                             f"{tracker.low_threshold:g}: the tracker would miss detections the daemon gives it")
         self.model = model
         self.tracker = tracker
         self.track_confidence = track_confidence
@@ -79,14 +85,16 @@ class SceneRunner:
         except CaptureError as exc:
             raise SceneError(naming(scene.video, exc)) from None
         started = time.perf_counter()
-        detections = [r.detections for r in analyze_frames(reader, self.processor, batch=self.batch)]
+        results = list(analyze_frames(reader, self.processor, batch=self.batch))
         seconds = time.perf_counter() - started
-        _check_length(scene, len(detections))
-        frame_rate = reader.fps or scene.fps or DEFAULT_FRAME_RATE
-        tracked = track_detections(detections, self.tracker, frame_rate=frame_rate,
-                                   confidence=self.track_confidence)
-        return SceneRun(scene=scene, detections=detections, tracked=tracked, frame_rate=frame_rate,
-                        seconds=seconds)
+        _check_length(scene, len(results))
+        detections = [r.detections for r in results]
+        timestamps = [r.frame.capture_ts for r in results]
+        tracked, frame_rate = track_detections(detections, timestamps, self.tracker,
+                                               confidence=self.track_confidence,
+                                               frame_rate=reader.fps or scene.fps or DEFAULT_FRAME_RATE)
+        return SceneRun(scene=scene, detections=detections, tracked=tracked, timestamps=timestamps,
+                        frame_rate=frame_rate, seconds=seconds)
 
 
 def naming(path: Path, exc: Exception) -> str:

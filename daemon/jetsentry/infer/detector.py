@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -94,6 +94,11 @@ class Detector:
     def info(self) -> ModelInfo:
         return self.engine.info
 
+    @property
+    def confidence(self) -> float:
+        """The configured minimum score (model.confidence)."""
+        return self._settings.confidence
+
     def detect(self, images: Sequence[np.ndarray]) -> tuple[list[Detections], StageTimes]:
         """Detections for each BGR image (H, W, 3 uint8), in order, and the batch's stage times."""
         if len(images) == 0:
@@ -109,12 +114,17 @@ class Detector:
         tensor, boxes = preprocess(images)
         return PreparedInput(tensor, boxes, (time.perf_counter() - start) * 1e3)
 
-    def run(self, prepared: PreparedInput) -> tuple[list[Detections], StageTimes]:
-        """Engine -> decode + NMS -> source pixels for a prepared batch."""
+    def run(self, prepared: PreparedInput, *, confidence: float | None = None) -> tuple[list[Detections], StageTimes]:
+        """Engine -> decode + NMS -> source pixels for a prepared batch.
+
+        confidence: keep scores above this instead of the configured confidence (the
+        pipeline lowers it to the tracker's low threshold while tracking).
+        """
+        settings = self._settings if confidence is None else replace(self._settings, confidence=confidence)
         start = time.perf_counter()
         output = self.engine.infer(prepared.tensor)
         inferred = time.perf_counter()
-        detections = postprocess(output, prepared.boxes, self._settings)
+        detections = postprocess(output, prepared.boxes, settings)
         done = time.perf_counter()
         return detections, StageTimes(
             preprocess_ms=prepared.preprocess_ms,

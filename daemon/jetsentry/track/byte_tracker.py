@@ -19,24 +19,30 @@ like the original ByteTrack code, still lets a track be found in the frame after
 removed; we do not, which is the one behavioural difference: tests/track/reference.py.)
 A tracked and a lost track on the same spot (IoU > 0.85) are merged into the older one.
 
+Time: the Kalman filter steps one processed frame per update(), as in the reference, so
+its velocities are in pixels per processed frame and need no frame rate.  Only the
+lost-track buffer does: track_buffer is a duration (frames at 30 frames/s), turned into
+processed frames with frame_rate (Ultralytics 8.4 counts track_buffer processed frames at
+any rate).  Which rate a camera is processed at is the pipeline's to measure
+(track/camera_tracker.py).
+
 Classes: association ignores the class, as the reference does, so a detection whose
 class flickers between frames keeps its track; each output row carries the class (and
 box and score) of its own detection, not a value smoothed over the track.
 
 Track ids: 1, 2, 3, ... in the order tracks are confirmed, never reused by one tracker
-(until reset()).  Unlike Ultralytics, a track that is never confirmed consumes no id,
-so the numbers differ from the reference's while the associations are the same.
+(until reset(); forget_tracks() keeps counting).  Unlike Ultralytics, a track that is
+never confirmed consumes no id, so the numbers differ from the reference's while the
+associations are the same.
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from jetsentry.config.models import TrackerConfig
 from jetsentry.detections import Detections
 from jetsentry.track import kalman_filter
+from jetsentry.track.frame_rate import check_frame_rate
 from jetsentry.track.matching import fuse_score, iou_cost, linear_assignment
 from jetsentry.track.track_table import LOST, NO_TRACK_ID, TRACKED, TrackTable
 
@@ -50,32 +56,83 @@ _DUPLICATE_COST = 0.15
 class ByteTracker:
     """Multi-object tracker for one camera; create one per camera.
 
-    config: thresholds and the lost-track buffer (see TrackerConfig's field descriptions;
-    config.enabled is for the pipeline, the tracker itself always tracks).
-    frame_rate: frames per second actually fed to update(); scales the lost-track buffer,
-    so a camera capped at 10 fps keeps lost tracks for the same time as one at 30 fps.
+    The parameters are TrackerConfig's fields (its descriptions say more), as numbers:
+
+    high_threshold: detections scoring at least this take part in stage one and may start
+        tracks; raising it trusts fewer detections, more of them only extend tracks (the
+        pipeline raises it, and new_track_threshold, to model.confidence where that is higher).
+    low_threshold: detections scoring above it and below high_threshold only extend
+        confirmed tracks (stage two); lowering it lets weaker detections carry a track
+        through an occlusion, at the risk of following a false one.  The detector must
+        emit them: the pipeline runs NMS at this threshold while tracking.
+    new_track_threshold: score a stage-one leftover needs to start a track; raising it
+        cuts spurious tracks.
+    match_threshold: largest stage-one cost (1 - IoU * score) accepted; lowering it
+        makes association stricter.
+    track_buffer: how long a lost track is kept, in frames at 30 frames/s (so a duration,
+        track_buffer / 30 s); raising it bridges longer occlusions but lets a track jump
+        to another object that appears where it was lost.
+    frame_rate: frames per second actually fed to update(); the buffer in frames is
+        int(frame_rate / 30 * track_buffer), so a camera processed at 10 frames/s keeps a
+        lost track as long as one at 30.  It may be changed between frames.
     """
 
-    def __init__(self, config: TrackerConfig, frame_rate: float = 30.0) -> None:
-        if not isinstance(config, TrackerConfig):
-            raise TypeError(f"config must be a TrackerConfig, got {type(config).__name__}")
-        if not (isinstance(frame_rate, (int, float)) and math.isfinite(frame_rate) and frame_rate > 0):
-            raise ValueError(f"frame_rate must be a positive number of frames per second, got {frame_rate!r}")
-        self.config = config
-        self.frame_rate = float(frame_rate)
-        self.max_frames_lost = int(self.frame_rate / 30.0 * config.track_buffer)
+    def __init__(
+        self,
+        *,
+        high_threshold: float = 0.25,
+        low_threshold: float = 0.1,
+        new_track_threshold: float = 0.25,
+        match_threshold: float = 0.8,
+        track_buffer: int = 30,
+        frame_rate: float = 30.0,
+    ) -> None:
+        for name, value in (("high_threshold", high_threshold), ("low_threshold", low_threshold),
+                            ("new_track_threshold", new_track_threshold), ("match_threshold", match_threshold)):
+            if isinstance(value, bool) or not (isinstance(value, (int, float)) and 0.0 <= value <= 1.0):
+                raise ValueError(f"{name} must be a score within 0..1, got {value!r}")
+        if low_threshold > high_threshold:
+            raise ValueError(f"low_threshold {low_threshold} must not exceed high_threshold {high_threshold}")
+        if isinstance(track_buffer, bool) or not (isinstance(track_buffer, int) and track_buffer >= 1):
+            raise ValueError(f"track_buffer must be a whole number of frames >= 1, got {track_buffer!r}")
+        self.high_threshold = float(high_threshold)
+        self.low_threshold = float(low_threshold)
+        self.new_track_threshold = float(new_track_threshold)
+        self.match_threshold = float(match_threshold)
+        self.track_buffer = track_buffer
+        self.frame_rate = frame_rate
         self.reset()
+
+    @property
+    def frame_rate(self) -> float:
+        return self._frame_rate
+
+    @frame_rate.setter
+    def frame_rate(self, fps: float) -> None:
+        check_frame_rate(fps)
+        self._frame_rate = float(fps)
+        self.max_frames_lost = int(self._frame_rate / 30.0 * self.track_buffer)
+
+    @property
+    def buffer_seconds(self) -> float:
+        """How long a lost track is kept: track_buffer frames at 30 frames/s."""
+        return self.track_buffer / 30.0
 
     def reset(self) -> None:
         """Forget every track; ids start again at 1."""
+        self.forget_tracks()
+        self._next_id = 1
+
+    def forget_tracks(self) -> None:
+        """Forget every track but keep numbering ids where it was, so no id ever names two
+        objects; the next frame is treated as a first frame (its tracks start confirmed)."""
         self._tracked = TrackTable.empty()
         self._lost = TrackTable.empty()
         self._frame = 0
-        self._next_id = 1
 
     @property
     def frame_count(self) -> int:
-        """Frames seen since construction or reset()."""
+        """Frames seen since construction, reset() or forget_tracks()."""
         return self._frame
 
     def update(self, dets: Detections) -> Detections:
@@ -87,12 +144,11 @@ class ByteTracker:
         _check_detections(dets)
         self._frame += 1
         frame = self._frame
-        cfg = self.config
         boxes, scores = dets.boxes, dets.scores
         size = boxes[:, 2:] - boxes[:, :2]
         valid = (size[:, 0] > 0) & (size[:, 1] > 0)  # a zero height would give an infinite aspect ratio
-        high = np.flatnonzero(valid & (scores >= cfg.high_threshold))
-        low = np.flatnonzero(valid & (scores > cfg.low_threshold) & (scores < cfg.high_threshold))
+        high = np.flatnonzero(valid & (scores >= self.high_threshold))
+        low = np.flatnonzero(valid & (scores > self.low_threshold) & (scores < self.high_threshold))
 
         # Rows [0, n_tracked) were tracked at the end of the last frame, the rest lost.
         n_tracked = len(self._tracked)
@@ -114,7 +170,7 @@ class ByteTracker:
 
         # Stage 1: high-score detections against confirmed and lost tracks.
         cost = fuse_score(iou_cost(pool_boxes, boxes[high]), scores[high])
-        matches, pool_left, high_left = linear_assignment(cost, cfg.match_threshold)
+        matches, pool_left, high_left = linear_assignment(cost, self.match_threshold)
         matched_rows = [pool[matches[:, 0]]]
         matched_dets = [high[matches[:, 1]]]
         refound = matched_rows[0][matched_rows[0] >= n_tracked]
@@ -144,7 +200,7 @@ class ByteTracker:
 
         # Stage 4: births from confident detections nobody claimed.
         high = high[high_left]
-        births = high[scores[high] >= cfg.new_track_threshold]
+        births = high[scores[high] >= self.new_track_threshold]
         born = TrackTable.born(boxes[births], births, frame, activated=frame == 1)
         born_rows = np.arange(len(tracks), len(tracks) + len(born))
         tracks = TrackTable.concat(tracks, born)
