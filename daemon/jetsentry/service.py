@@ -138,8 +138,9 @@ class Service:
 def run_service(config_path: Path) -> int:
     """`jetsentry run`: 0 after a clean stop (SIGTERM/SIGINT), 2 for bad config or model."""
     from jetsentry.config import ConfigError, load_config
-    from jetsentry.infer import BackendUnavailableError, ModelError
+    from jetsentry.infer import BackendUnavailableError, ModelError, backend_factory
     from jetsentry.logsetup import setup_logging
+    from jetsentry.optional import GSTREAMER, require
 
     try:
         cfg = load_config(config_path)
@@ -150,6 +151,8 @@ def run_service(config_path: Path) -> int:
         return 2
     setup_logging(cfg.logging)
     try:
+        require("jetsentry run", GSTREAMER)
+        backend_factory(cfg.model.backend)
         detector = Detector.from_config(cfg.model)
     except (ModelError, BackendUnavailableError, ValueError) as exc:
         log.error("model: %s", exc)

@@ -15,6 +15,7 @@ import numpy as np
 
 from jetsentry.infer.errors import BackendUnavailableError
 from jetsentry.infer.model_info import ModelInfo
+from jetsentry.optional import MissingDependencyError
 
 if TYPE_CHECKING:
     from jetsentry.config.models import ModelConfig
@@ -55,19 +56,27 @@ def available_backends() -> list[str]:
     return sorted(_BACKENDS)
 
 
-def create_engine(model_cfg: ModelConfig) -> Engine:
-    """The engine for ``model_cfg.backend``, loaded with ``model_cfg.path``."""
-    target = _BACKENDS.get(model_cfg.backend)
+def backend_factory(backend: str) -> EngineFactory:
+    """The factory of `backend`, its module imported: what a command checks before any work.
+
+    MissingDependencyError (with the install command) when the backend's runtime is not
+    installed, BackendUnavailableError when the backend is unknown or otherwise cannot load.
+    """
+    target = _BACKENDS.get(backend)
     if target is None:
         raise BackendUnavailableError(
-            f"model.backend {model_cfg.backend!r} is unknown; known backends: {', '.join(available_backends())}"
+            f"model.backend {backend!r} is unknown; known backends: {', '.join(available_backends())}"
         )
     module_name, _, function_name = target.partition(":")
     try:
         module = importlib.import_module(module_name)
+    except MissingDependencyError:
+        raise
     except ImportError as exc:
-        raise BackendUnavailableError(
-            f"model.backend {model_cfg.backend!r} cannot be loaded on this machine: {exc}"
-        ) from exc
-    factory: EngineFactory = getattr(module, function_name)
-    return factory(model_cfg)
+        raise BackendUnavailableError(f"model.backend {backend!r} cannot be loaded on this machine: {exc}") from exc
+    return getattr(module, function_name)
+
+
+def create_engine(model_cfg: ModelConfig) -> Engine:
+    """The engine for ``model_cfg.backend``, loaded with ``model_cfg.path``."""
+    return backend_factory(model_cfg.backend)(model_cfg)
