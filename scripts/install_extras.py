@@ -86,9 +86,11 @@ def main(extras: list[str]) -> int:
     installed = sorted(d.metadata["Name"] for d in importlib.metadata.distributions()
                        if canonicalize_name(d.metadata["Name"] or "") in OTHER_OPENCV)
     if installed:
+        headless = importlib.metadata.version("opencv-python-headless")
         print(f"install_extras: {', '.join(installed)} is installed beside opencv-python-headless and overwrites "
-              f"its cv2; remove it: {sys.executable} -m pip uninstall -y {' '.join(installed)} && "
-              f"{sys.executable} -m pip install --force-reinstall --no-deps opencv-python-headless", file=sys.stderr)
+              f"its cv2; remove it, then restore the files it shared: {sys.executable} -m pip uninstall -y "
+              f"{' '.join(installed)} && {sys.executable} -m pip install --force-reinstall --no-deps "
+              f"opencv-python-headless=={headless}", file=sys.stderr)
         return 1
     for name, needed_by in left_out.items():
         print(f"install_extras: left out {name} (declared by {', '.join(sorted(set(needed_by)))}): "
