@@ -27,6 +27,13 @@ class AnalyzeSummary:
     seconds: float = 0.0
     detections: int = 0
     stage_ms: dict[str, list[float]] = field(default_factory=lambda: {s: [] for s in STAGES})
+    declared_frames: int | None = None  # what the container declares; None for raw streams
+    decode_errors: int = 0  # capture/decode_problems.py
+
+    @property
+    def frames_lost(self) -> int | None:
+        """Declared frames that were not decoded; None when the file declares no count."""
+        return None if self.declared_frames is None else max(0, self.declared_frames - self.frames)
 
     def add(self, result: ProcessedFrame) -> None:
         self.frames += 1
@@ -41,7 +48,8 @@ class AnalyzeSummary:
     def as_dict(self) -> dict:
         means = {s: round(float(np.mean(v)), 3) if v else 0.0 for s, v in self.stage_ms.items()}
         return {"frames": self.frames, "seconds": round(self.seconds, 3), "fps": round(self.fps, 2),
-                "detections": self.detections, "mean_ms": means}
+                "detections": self.detections, "declared_frames": self.declared_frames,
+                "frames_lost": self.frames_lost, "decode_errors": self.decode_errors, "mean_ms": means}
 
 
 def analyze_frames(
@@ -149,10 +157,35 @@ def analyze_main(args: argparse.Namespace) -> int:
         status = 1
     finally:
         summary.seconds = time.perf_counter() - started
+        summary.declared_frames = reader.info.frame_count
+        summary.decode_errors = reader.decode_errors
         if out is not None:
             out.close()
     _print_summary(summary, reader, processor)
-    return status
+    lost, verdict = decode_verdict(summary, reader)
+    if verdict:
+        print(f"{'error' if lost else 'warning'}: {args.video}: {verdict}", file=sys.stderr)
+    return 1 if lost else status
+
+
+def decode_verdict(summary: AnalyzeSummary, reader: VideoFileReader) -> tuple[bool, str | None]:
+    """(frames were lost, what to tell the user about damaged data; None when nothing was).
+
+    Frames are lost when fewer decoded than the container declares; where it declares no
+    count (raw H.264/H.265), any decode error counts as a loss of unknown size.
+    """
+    errors = summary.decode_errors
+    latest = f" (latest: {reader.latest_decode_error})" if errors else ""
+    problems = f"{errors} decode error(s){latest}"
+    if summary.frames_lost:
+        return True, (f"{summary.frames_lost} frames lost: decoded {summary.frames} of the {summary.declared_frames} "
+                      f"the file declares; {problems}")
+    if errors and summary.declared_frames is None:
+        what = "a raw stream" if reader.info.container == "raw" else "this file"
+        return True, f"{problems}; frames lost or damaged, how many is unknown: {what} declares no frame count"
+    if errors:
+        return False, f"{problems}; every declared frame decoded, some may be damaged"
+    return False, None
 
 
 def _print_summary(summary: AnalyzeSummary, reader: VideoFileReader, processor: FrameProcessor) -> None:
@@ -162,5 +195,8 @@ def _print_summary(summary: AnalyzeSummary, reader: VideoFileReader, processor: 
           file=sys.stderr)
     print(f"frames: {data['frames']}  time: {data['seconds']:.2f} s  frames/s: {data['fps']:.2f}  "
           f"detections: {data['detections']}", file=sys.stderr)
+    declared = "not declared" if summary.declared_frames is None else f"{summary.declared_frames} declared"
+    print(f"decode: {summary.frames} frames decoded ({declared}), {summary.decode_errors} decode error(s)",
+          file=sys.stderr)
     print("mean ms per frame: " + "  ".join(f"{k} {v:.2f}" for k, v in data["mean_ms"].items()), file=sys.stderr)
     print(json.dumps(data))

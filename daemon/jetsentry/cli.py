@@ -34,6 +34,10 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     enabled = sum(1 for cam in cfg.cameras if cam.enabled)
     print(f"{args.file}: OK ({len(cfg.cameras)} camera(s), {enabled} enabled, model {cfg.model.path})")
+    from jetsentry.capture.preflight import machine_warnings
+
+    for warning in machine_warnings(cfg):  # valid, but will not work on this machine
+        print(f"warning: {warning}", file=sys.stderr)
     return EXIT_OK
 
 

@@ -44,11 +44,13 @@ class Dependency:
     probe: Callable[[], None] | None = None  # a further check once imported; raises ImportError or ValueError
 
 
-def require(feature: str, *dependencies: Dependency) -> None:
-    """Raise MissingDependencyError naming every one of `dependencies` that does not import."""
+def require(
+    feature: str, *dependencies: Dependency, error: type[MissingDependencyError] = MissingDependencyError
+) -> None:
+    """Raise `error` naming every one of `dependencies` that does not import."""
     problems = [(dep, problem) for dep in dependencies if (problem := _problem(dep)) is not None]
     if problems:
-        raise MissingDependencyError(_message(feature, problems))
+        raise error(_message(feature, problems))
 
 
 def missing(feature: str, dependency: Dependency, cause: BaseException) -> MissingDependencyError:
@@ -70,10 +72,9 @@ def _problem(dep: Dependency) -> str | None:
 def _message(feature: str, problems: list[tuple[Dependency, str]]) -> str:
     names = " and ".join(dep.name for dep, _ in problems)
     reasons = "; ".join(dict.fromkeys(problem for _, problem in problems))  # TrackEval fails for want of SciPy
-    lines = [f"{feature} needs {names}, which {sys.executable} cannot import ({reasons}). Install:"]
-    for line in dict.fromkeys(line for dep, _ in problems for line in dep.install()):  # an extra once
-        lines.append(f"  {line}")
-    return "\n".join(lines)
+    # One line, so a log record or a check-config warning holds all of it; each extra's command once.
+    install = "; ".join(dict.fromkeys(line for dep, _ in problems for line in dep.install()))
+    return f"{feature} needs {names}, which {sys.executable} cannot import ({reasons}). Install: {install}"
 
 
 def _python() -> str:
@@ -114,7 +115,7 @@ def _system_packages_note() -> str | None:
 
 def _gstreamer_install() -> list[str]:
     sudo = "" if os.geteuid() == 0 else "sudo "
-    lines = [f"{sudo}apt-get install {' '.join(GSTREAMER_APT_PACKAGES)}    (Debian, Ubuntu, JetPack)"]
+    lines = [f"{sudo}apt-get install {' '.join(GSTREAMER_APT_PACKAGES)} (Debian, Ubuntu, JetPack)"]
     note = _system_packages_note()
     if note is not None:
         lines.append(f"and {note}")
@@ -130,10 +131,10 @@ def _require_gst_typelibs() -> None:
 
 def _onnx_runtime_install() -> list[str]:
     return [
-        f"{extra_command('cpu')}    (CPU, x86-64 or ARM: onnxruntime)",
-        f"{extra_command('gpu')}    (desktop NVIDIA GPU with CUDA: onnxruntime-gpu)",
-        "on a Jetson: NVIDIA's onnxruntime-gpu wheel for its JetPack and Python "
-        f"({_python()} -m pip install onnxruntime_gpu-*.whl; README, Dependencies)",
+        f"{extra_command('cpu')} (CPU, x86-64 or ARM: onnxruntime)",
+        f"or {extra_command('gpu')} (desktop NVIDIA GPU with CUDA: onnxruntime-gpu)",
+        "or, on a Jetson, NVIDIA's onnxruntime-gpu wheel for its JetPack and Python: "
+        f"{_python()} -m pip install onnxruntime_gpu-*.whl (README, Which ONNX Runtime)",
     ]
 
 

@@ -69,14 +69,17 @@ FAST = CaptureConfig(backoff_base_s=0.1, backoff_cap_s=0.8, stall_timeout_s=2.0,
 
 @pytest.fixture
 def sessions(no_thread_leak):
-    """make(source, camera_id=..., capture=..., slot=..., rng=..., **camera) -> CameraSession;
+    """make(source, camera_id=..., capture=..., slot=..., rng=..., problem_log_interval_s=..., **camera)
+    -> CameraSession;
     every session made is stopped (and must stop) when the test ends."""
     made: list[CameraSession] = []
 
     def make(source: str, *, camera_id: str = "cam", capture: CaptureConfig = FAST,
-             slot: LatestFrameSlot | None = None, rng=None, **camera) -> CameraSession:
+             slot: LatestFrameSlot | None = None, rng=None, problem_log_interval_s: float | None = None,
+             **camera) -> CameraSession:
         config = CameraConfig(id=camera_id, source=source, **camera)
-        s = CameraSession(config, capture, slot or LatestFrameSlot(), rng=rng)
+        options = {} if problem_log_interval_s is None else {"problem_log_interval_s": problem_log_interval_s}
+        s = CameraSession(config, capture, slot or LatestFrameSlot(), rng=rng, **options)
         made.append(s)
         return s
 

@@ -6,11 +6,18 @@ import pytest
 
 from jetsentry.capture.errors import (
     AuthFailed,
+    BadPipeline,
+    BadVideoFile,
     CaptureError,
     ConnectionFailed,
     DecodeError,
     ElementMissing,
     EndOfStream,
+    FatalCaptureError,
+    FileNotFound,
+    GStreamerMissing,
+    HandoverFailed,
+    PipelineStartFailed,
     SourceNotFound,
     classify_gst_error,
 )
@@ -20,16 +27,27 @@ STREAM = "gst-stream-error-quark"
 CORE = "gst-core-error-quark"
 
 
+RETRIED = (SourceNotFound, ConnectionFailed, AuthFailed, EndOfStream, DecodeError, HandoverFailed, PipelineStartFailed)
+FATAL = (ElementMissing, BadPipeline, GStreamerMissing, FileNotFound, BadVideoFile)
+
+
 def test_tree():
-    for cls in (SourceNotFound, ConnectionFailed, AuthFailed, EndOfStream, DecodeError, ElementMissing):
+    for cls in RETRIED + FATAL:
         assert issubclass(cls, CaptureError)
+    assert not any(issubclass(cls, FatalCaptureError) for cls in RETRIED)
+    assert all(issubclass(cls, FatalCaptureError) for cls in FATAL)
+    # A file's errors are still the kind of error they are.
+    assert issubclass(FileNotFound, SourceNotFound) and issubclass(BadVideoFile, DecodeError)
 
 
 @pytest.mark.parametrize(
     ("domain", "code", "element", "message", "debug", "kind", "expected", "words"),
     [
         (RES, "not-found", "filesrc0", "Resource not found.", 'No such file "/x.mp4"', "file",
-         SourceNotFound, "/x.mp4"),
+         FileNotFound, "/x.mp4"),
+        (RES, "not-found", "v4l2src0", "Cannot identify device '/dev/video9'.", None, "v4l2",
+         SourceNotFound, "/dev/video9"),
+        (RES, "read", "filesrc0", "Could not read.", None, "file", BadVideoFile, "cannot read file"),
         (RES, "open-read-write", "src", "Could not open resource for reading and writing.",
          "gstrtspsrc.c(8009): ...\nFailed to connect. (Generic error)", "rtsp", ConnectionFailed, "refused"),
         (RES, "not-authorized", "src", "Unauthorized", None, "rtsp", AuthFailed, "authentication"),
@@ -37,13 +55,14 @@ def test_tree():
          ConnectionFailed, "cannot read"),
         (RES, "not-found", "src", "Not found", "404", "rtsp", SourceNotFound, "not found"),
         (STREAM, "demux", "qtdemux0", "This file is invalid and cannot be played.", "atom has bogus size", "file",
-         DecodeError, "cannot decode"),
+         BadVideoFile, "cannot decode"),
         (STREAM, "failed", "h264parse0", "Internal data stream error.", "streaming stopped, reason not-negotiated",
-         "file", DecodeError, "not-negotiated"),
+         "file", BadVideoFile, "not-negotiated"),
         (STREAM, "decode", "avdec_h264-0", "Could not decode stream.", None, "rtsp", DecodeError, "decode"),
         (CORE, "missing-plugin", "decodebin0", "Your GStreamer installation is missing a plug-in.", None, "file",
          ElementMissing, "plugin"),
         (CORE, "state-change", "x", "odd", None, "v4l2", ConnectionFailed, "odd"),
+        (CORE, "state-change", "x", "odd", None, "file", BadVideoFile, "odd"),
     ],
 )
 def test_classification(domain, code, element, message, debug, kind, expected, words):

@@ -153,3 +153,16 @@ def test_stop_interrupts_a_long_backoff(sessions):
     assert cam.wait_for_state(R.RECOVERING, 10)
     assert cam.stop(timeout_s=2.0)
     assert cam.state == R.STOPPED
+
+
+def test_a_pipeline_gstreamer_refuses_to_start_is_retried(rtsp_server, sessions):
+    from tests.capture import refusing_decoder
+
+    cam = sessions(rtsp_server.url, decoder=refusing_decoder.install(refusals=1))
+    cam.start()
+    assert wait_until(lambda: cam.state == R.STREAMING, timeout_s=30)
+    changes = cam.stats.transitions
+    assert [c.state for c in changes] == [R.IDLE, R.CONNECTING, R.RECOVERING, R.CONNECTING, R.STREAMING]
+    assert "GStreamer refused to start the pipeline" in changes[2].reason
+    assert cam.stats.reconnects == 1
+    assert wait_until(cam.slot.has_frame)

@@ -182,3 +182,50 @@ def test_file_not_realtime_stops_while_waiting_for_the_consumer(sessions, clips)
     assert s.state == SessionState.STREAMING
     assert s.stop(3)
     assert s.state == SessionState.STOPPED
+
+
+class _FailingSlot(LatestFrameSlot):
+    """A consumer whose hand-over raises at its `at`-th frame (a bug, or a transient failure),
+    and with `every` at each frame from then on."""
+
+    def __init__(self, at: int, *, every: bool = False) -> None:
+        super().__init__()
+        self._at = at
+        self._every = every
+        self.offered = 0
+
+    def put(self, frame) -> None:
+        self.offered += 1
+        if self.offered == self._at or (self._every and self.offered > self._at):
+            raise RuntimeError("consumer failed")
+        super().put(frame)
+
+
+def test_one_failing_hand_over_on_a_live_camera_reconnects_and_seq_continues(sessions, caplog):
+    caplog.set_level("INFO", logger="jetsentry.capture")
+    slot = _FailingSlot(at=5)
+    s = sessions("test://ball?width=160&height=120&fps=30", slot=slot)
+    s.start()
+    assert wait_until(lambda: s.stats.reconnects == 1 and s.state == SessionState.STREAMING)
+    assert states(s) == [SessionState.IDLE, SessionState.CONNECTING, SessionState.STREAMING,
+                         SessionState.RECOVERING, SessionState.CONNECTING, SessionState.STREAMING]
+    recovering = s.stats.transitions[3]
+    assert "frame hand-over failed: RuntimeError('consumer failed')" in recovering.reason
+    assert len(s.stats.retries) == 1
+    assert wait_until(s.slot.has_frame)
+    assert s.slot.take().seq >= 5  # the failed frame was seq 4: numbering goes on
+    tracebacks = [r for r in caplog.records if r.exc_info and "hand-over failed" in r.getMessage()]
+    assert len(tracebacks) == 1  # the cause is logged once, with its traceback
+
+
+def test_a_hand_over_failing_on_every_frame_keeps_backing_off_and_warns_once(sessions, caplog):
+    caplog.set_level("DEBUG", logger="jetsentry.capture")
+    slot = _FailingSlot(at=1, every=True)
+    s = sessions("test://ball?width=160&height=120&fps=30", slot=slot)
+    s.start()
+    assert wait_until(lambda: len(s.stats.retries) >= 4)
+    ceilings = [r.ceiling_s for r in s.stats.retries]
+    assert ceilings == sorted(ceilings) and ceilings[-1] > ceilings[0]  # not reset by the frames that decoded
+    assert s.state != SessionState.FAILED
+    warnings = [r for r in caplog.records if r.levelname in ("WARNING", "ERROR")]
+    assert len(warnings) == 2, [r.getMessage() for r in warnings]  # the error once, its traceback once

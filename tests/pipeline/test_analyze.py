@@ -16,6 +16,7 @@ from jetsentry.detections import Detections
 from tests.infer.matching import detections_from_ultralytics, match_detections
 from tests.infer.photo_clip import make_photo_clip
 from tests.pipeline.daemon_process import DEFAULT_MODEL, SAMPLE_VIDEO
+from tests.support import videos
 from tests.support.videos import garbage_file
 
 REPO = Path(__file__).resolve().parents[2]
@@ -53,6 +54,9 @@ def test_sample_scene_every_frame_valid_messages_and_summary(tmp_path):
     assert tracked and all(t is not None and t >= 1 for t in tracked)
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["frames"] == 150 and summary["fps"] > 0
+    assert summary["declared_frames"] == 150 and summary["frames_lost"] == 0 and summary["decode_errors"] == 0
+    assert "decode: 150 frames decoded (150 declared), 0 decode error(s)" in result.stderr
+    assert "warning:" not in result.stderr and "error:" not in result.stderr
     assert set(summary["mean_ms"]) == {"decode_to_batch", "preprocess", "inference", "postprocess", "tracking", "total"}
     assert "frames/s" in result.stderr
 
@@ -122,3 +126,50 @@ def test_analyze_matches_ultralytics_on_a_clip_of_real_photographs(tmp_path):
     assert stats.matched_fraction >= 0.98, stats.summary()
     # Messages round scores to 1e-4; the bound is the issue's 0.01.
     assert stats.max_score_diff <= 0.01, stats.summary()
+
+
+DAMAGED_FRAMES = 60
+
+
+@pytest.fixture(scope="module")
+def damaged_clips(tmp_path_factory) -> dict[str, Path]:
+    """60-frame H.264 clips in MP4 (index first, as streaming recorders write it) and raw,
+    each cut at 10 % and with 8 KB of garbage over the middle."""
+    d = tmp_path_factory.mktemp("damaged")
+    clips = {}
+    for suffix in ("mp4", "h264"):
+        clip = videos.make_video(d / f"clip.{suffix}", frames=DAMAGED_FRAMES, fps=30, gop=30, faststart=True)
+        clips[f"{suffix}_cut"] = videos.truncate_file(clip, d / f"cut.{suffix}", 0.1)
+        clips[f"{suffix}_garbage"] = videos.overwrite_middle(clip, d / f"garbage-in-middle.{suffix}")
+    return clips
+
+
+def analyze_failing(video: Path) -> tuple[dict, str]:
+    """The JSON summary and stderr of an analyze run that must exit 1."""
+    result = analyze(str(video), "--model", str(DEFAULT_MODEL), "--no-track", "--batch", "4")
+    assert result.returncode == 1, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1]), result.stderr
+
+
+@pytest.mark.parametrize("clip", ["mp4_cut", "mp4_garbage"])
+def test_frames_lost_from_an_mp4_exit_1_saying_how_many(damaged_clips, clip):
+    video = damaged_clips[clip]
+    summary, stderr = analyze_failing(video)
+    decoded = summary["frames"]
+    assert 0 < decoded < DAMAGED_FRAMES
+    assert summary["declared_frames"] == DAMAGED_FRAMES
+    assert summary["frames_lost"] == DAMAGED_FRAMES - decoded
+    assert (f"error: {video}: {DAMAGED_FRAMES - decoded} frames lost: decoded {decoded} of the {DAMAGED_FRAMES} "
+            "the file declares") in stderr
+
+
+@pytest.mark.parametrize("clip", ["h264_cut", "h264_garbage"])
+def test_a_damaged_raw_stream_exits_1_on_its_decode_errors(damaged_clips, clip):
+    video = damaged_clips[clip]
+    summary, stderr = analyze_failing(video)
+    assert summary["declared_frames"] is None and summary["frames_lost"] is None
+    errors = summary["decode_errors"]
+    assert errors >= 1
+    line = next(line for line in stderr.splitlines() if line.startswith("error: "))
+    assert line.startswith(f"error: {video}: {errors} decode error(s) (latest: libav: ")
+    assert line.endswith("frames lost or damaged, how many is unknown: a raw stream declares no frame count")

@@ -25,11 +25,14 @@ def make_video(
     pattern: str = "smpte",
     color_argb: int | None = None,
     gop: int = 10,
+    faststart: bool = False,
 ) -> Path:
     """Encode `frames` videotestsrc frames into `path`; the container follows the suffix.
 
     .mp4/.mov/.mkv/.ts are muxed; .h264/.h265 are raw byte-streams.  `color_argb` makes a
     solid-colour clip (0xAARRGGBB), whose decoded BGR value tests colour handling.
+    `faststart` puts an MP4's index (moov) before the frames, as streaming recorders do:
+    a truncated copy then still opens.
     """
     path = Path(path)
     suffix = path.suffix.lstrip(".")
@@ -48,7 +51,7 @@ def make_video(
         raise ValueError(f"codec {codec!r}")
     parse = f"{codec}parse" if codec != "vp8" else "identity"
     if suffix in _MUXERS:
-        tail = f"{parse} ! {_MUXERS[suffix]}"
+        tail = f"{parse} ! {_MUXERS[suffix]}" + (" faststart=true" if faststart else "")
     elif suffix in ("h264", "h265", "264", "265"):
         tail = f"{parse} ! video/x-{codec},stream-format=byte-stream"
     else:
@@ -62,6 +65,18 @@ def truncate_file(source: Path, dest: Path, fraction: float) -> Path:
     """Copy the first `fraction` of `source` to `dest` (a truncated download/recording)."""
     data = Path(source).read_bytes()
     Path(dest).write_bytes(data[: int(len(data) * fraction)])
+    return Path(dest)
+
+
+def overwrite_middle(source: Path, dest: Path, size: int = 8 * 1024, seed: int = 1) -> Path:
+    """A copy of `source` with `size` random bytes over its middle (a damaged sector or
+    transfer): the length and the container index stay, the frames there are garbage."""
+    import random
+
+    data = bytearray(Path(source).read_bytes())
+    start = len(data) // 2
+    data[start : start + size] = random.Random(seed).randbytes(size)
+    Path(dest).write_bytes(bytes(data))
     return Path(dest)
 
 

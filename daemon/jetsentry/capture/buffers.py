@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from jetsentry.capture.errors import DecodeError
+from jetsentry.capture.errors import BadPipeline, HandoverFailed
 from jetsentry.capture.frame import YuvImage, even_size
 from jetsentry.capture.gst import gst, gst_video
 
@@ -38,7 +38,9 @@ class YuvSampleReader:
             info = self._GstVideo.VideoInfo.new_from_caps(caps)
             name = info.finfo.name if info is not None else None
             if name not in YUV_FORMATS:
-                raise DecodeError(f"expected {' or '.join(YUV_FORMATS)} frames from appsink, got caps {caps.to_string()}")
+                raise BadPipeline(
+                    f"expected {' or '.join(YUV_FORMATS)} frames from appsink, got caps {caps.to_string()}"
+                )
             self._caps = caps
             self._layout = (name, info.width, info.height, list(info.stride[:3]), list(info.offset[:3]))
         return self._layout
@@ -51,7 +53,7 @@ class YuvSampleReader:
             stride, offset = list(meta.stride[:3]), list(meta.offset[:3])
         ok, mapping = buffer.map(self._Gst.MapFlags.READ)
         if not ok:
-            raise DecodeError("could not map a decoded frame")
+            raise HandoverFailed("could not map a decoded frame")
         try:
             return _pack(mapping.data, fmt, width, height, stride, offset)
         finally:

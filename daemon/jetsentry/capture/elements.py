@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 from typing import Literal
 
-from jetsentry.capture.errors import CaptureError, ElementMissing
+from jetsentry.capture.errors import BadVideoFile, ElementMissing
 from jetsentry.capture.gst import gst
 
 Codec = Literal["h264", "h265"]
@@ -48,7 +48,7 @@ def choose_decoder(codec: str, preference: str | None = "auto") -> str:
     Raises ElementMissing when the chosen element is not installed or cannot decode `codec`.
     """
     if codec not in CODECS:
-        raise CaptureError(f"unsupported codec {codec!r}; only H.264 and H.265 are supported")
+        raise BadVideoFile(f"unsupported codec {codec!r}; only H.264 and H.265 are supported")
     pref = (preference or "auto").strip()
     if pref == "auto":
         for name in (JETSON_DECODER, _NVCODEC[codec], _CPU[codec]):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+from jetsentry.capture.errors import GStreamerMissing
 from jetsentry.optional import GSTREAMER, require
 
 _init_lock = threading.Lock()
@@ -11,11 +12,11 @@ _Gst = None  # the initialised module, once gst() succeeded
 
 
 def gst():
-    """Return the initialised `Gst` module; MissingDependencyError (with the apt command) without PyGObject."""
+    """Return the initialised `Gst` module; GStreamerMissing (with the apt command) without PyGObject."""
     global _Gst
     if _Gst is not None:
         return _Gst
-    require("video capture", GSTREAMER)
+    require("video capture", GSTREAMER, error=GStreamerMissing)
     from gi.repository import Gst
 
     with _init_lock:

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from jetsentry.capture.errors import CaptureError, ElementMissing, classify_gst_error
+from jetsentry.capture.decode_problems import DecodeProblems, install_libav_tap
+from jetsentry.capture.errors import (
+    BadPipeline,
+    CaptureError,
+    DecodeError,
+    ElementMissing,
+    PipelineStartFailed,
+    classify_gst_error,
+)
 from jetsentry.capture.gst import gst
 from jetsentry.idle import make_this_thread_idle
 
@@ -28,12 +36,14 @@ class GstPipeline:
         except GLib.Error as exc:
             if "no element" in exc.message:
                 raise ElementMissing(f"GStreamer pipeline cannot be built: {exc.message}") from None
-            raise CaptureError(f"GStreamer pipeline cannot be built: {exc.message}") from None
+            raise BadPipeline(f"GStreamer pipeline cannot be built: {exc.message}") from None
         self.bus = self.pipeline.get_bus()
         self.sink = self.pipeline.get_by_name("sink")
         if self.sink is None:
-            raise CaptureError("pipeline description has no element named 'sink'")
+            raise BadPipeline("pipeline description has no element named 'sink'")
         self._mask = Gst.MessageType.ERROR | Gst.MessageType.EOS | Gst.MessageType.APPLICATION
+        self.problems = DecodeProblems()
+        install_libav_tap()
         self._task_pool = None
         if idle_priority:
             # Streaming threads normally come from GStreamer's default task pool and are
@@ -45,7 +55,7 @@ class GstPipeline:
             GLib.thread_pool_stop_unused_threads()
             self._task_pool = Gst.TaskPool.new()
             self._task_pool.prepare()
-            self.bus.set_sync_handler(_IdleStreamingThreads(self._task_pool))
+        self.bus.set_sync_handler(_StreamingThreads(self.problems, self._task_pool))
 
     def element(self, name: str):
         return self.pipeline.get_by_name(name)
@@ -56,7 +66,7 @@ class GstPipeline:
             msg = self.bus.pop_filtered(Gst.MessageType.ERROR)
             if msg is not None:
                 raise self.error_from(msg)
-            raise CaptureError("GStreamer pipeline refused to start")
+            raise PipelineStartFailed(f"GStreamer refused to start the pipeline for {self.source_name}")
 
     def next_message(self, timeout_s: float):
         """The next ERROR, EOS or wake message, or None after `timeout_s`."""
@@ -72,9 +82,12 @@ class GstPipeline:
         err, debug = msg.parse_error()
         code = _code_nick(err)
         element = msg.src.get_name() if msg.src is not None else "?"
-        return classify_gst_error(
+        error = classify_gst_error(
             err.domain, code, element, err.message, debug, source_kind=self.source_kind, source=self.source_name
         )
+        if isinstance(error, DecodeError):
+            self.problems.add(str(error))
+        return error
 
     def wake(self) -> None:
         Gst = self._Gst
@@ -88,36 +101,48 @@ class GstPipeline:
         """Stop streaming threads and free the pipeline; blocks until they have stopped."""
         self.pipeline.set_state(self._Gst.State.NULL)
         self.bus.set_sync_handler(None)
+        self.problems.forget_threads()
         if self._task_pool is not None:
             self._task_pool.cleanup()  # joins the pool's threads
             self._task_pool = None
 
 
-class _IdleStreamingThreads:
-    """Bus sync handler: every streaming thread of the pipeline runs at SCHED_IDLE, from
-    the pipeline's own task pool.
+class _StreamingThreads:
+    """Bus sync handler, run on the thread that posts each message.
 
-    For sources decoded ahead of a consumer that waits for nothing else (recordings,
-    `jetsentry analyze`): decoding then uses only CPU time that inference leaves idle,
+    Registers the pipeline's streaming threads for decode-problem counting as they enter
+    and leave its tasks, and counts codec elements' warnings (decode_problems.py).
+
+    With a task pool (sources decoded ahead of a consumer that waits for nothing else:
+    recordings, `jetsentry analyze`), every streaming thread also comes from that pool
+    and runs at SCHED_IDLE: decoding then uses only CPU time that inference leaves idle,
     instead of preempting one of ONNX Runtime's threads, which stalls the others at the
     next barrier.  CREATE is posted before a task starts (its pool can still be set);
     ENTER comes from inside the new thread before it opens its decoder, so the decoder's
     own worker threads inherit the policy.
     """
 
-    def __init__(self, pool) -> None:
-        self._pool = pool
+    def __init__(self, problems: DecodeProblems, idle_pool) -> None:
+        self._problems = problems
+        self._idle_pool = idle_pool
+        self._Gst = gst()
 
     def __call__(self, _bus, msg):
-        Gst = gst()
+        Gst = self._Gst
         if msg.type == Gst.MessageType.STREAM_STATUS:
             status, _owner = msg.parse_stream_status()
             if status == Gst.StreamStatusType.CREATE:
                 task = msg.get_stream_status_object()
-                if isinstance(task, Gst.Task):
-                    task.set_pool(self._pool)
+                if self._idle_pool is not None and isinstance(task, Gst.Task):
+                    task.set_pool(self._idle_pool)
             elif status == Gst.StreamStatusType.ENTER:
-                make_this_thread_idle()
+                self._problems.enter_thread()
+                if self._idle_pool is not None:
+                    make_this_thread_idle()
+            elif status == Gst.StreamStatusType.LEAVE:
+                self._problems.leave_thread()
+        elif msg.type == Gst.MessageType.WARNING:
+            self._problems.note_warning(msg)
         return Gst.BusSyncReply.PASS
 
 

@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from jetsentry.capture.errors import DecodeError, SourceNotFound
+from jetsentry.capture.errors import BadVideoFile, FileNotFound
 from jetsentry.capture.gst import gst
 from jetsentry.capture.pipeline import DEMUXERS, quote
 
@@ -32,22 +32,33 @@ class VideoFileInfo:
     width: int
     height: int
     fps: float | None  # None when the file does not say
-    duration_s: float | None
+    duration_s: float | None  # raw streams: GStreamer's estimate from the bitrate
+
+    @property
+    def frame_count(self) -> int | None:
+        """The frames the container declares (duration x frame rate); None when unknown.
+
+        A raw H.264/H.265 stream declares neither (its duration is estimated from the
+        bytes read), nor does a container without a duration or a frame rate.
+        """
+        if self.container == "raw" or not self.duration_s or not self.fps:
+            return None
+        return round(self.duration_s * self.fps)
 
 
 def check_file(path: str) -> None:
-    """SourceNotFound naming the path when it is missing, not a file, or unreadable."""
+    """FileNotFound naming the path when it is missing, not a file, or unreadable."""
     p = Path(path)
     if not p.exists():
-        raise SourceNotFound(f"file not found: {path}")
+        raise FileNotFound(f"file not found: {path}")
     if not p.is_file():
-        raise SourceNotFound(f"not a regular file: {path}")
+        raise FileNotFound(f"not a regular file: {path}")
     if not os.access(p, os.R_OK):
-        raise SourceNotFound(f"file not readable: {path}")
+        raise FileNotFound(f"file not readable: {path}")
 
 
 def probe_video_file(path: str, timeout_s: float = PROBE_TIMEOUT_S) -> VideoFileInfo:
-    """Probe `path`; raises SourceNotFound or DecodeError (not a video, unsupported codec)."""
+    """Probe `path`; raises FileNotFound or BadVideoFile (not a video, unsupported codec)."""
     check_file(path)
     container = _container_of(path)
     if container in _CODECS:
@@ -56,7 +67,7 @@ def probe_video_file(path: str, timeout_s: float = PROBE_TIMEOUT_S) -> VideoFile
     elif container in DEMUXERS:
         codec, demuxer = None, DEMUXERS[container]
     else:
-        raise DecodeError(f"unsupported container in {path}: {container} (mp4/mov, mkv, mpeg-ts or raw H.264/H.265)")
+        raise BadVideoFile(f"unsupported container in {path}: {container} (mp4/mov, mkv, mpeg-ts or raw H.264/H.265)")
     if codec is None:
         # Stage 1: which codec the demuxer finds.
         caps, duration_s = _preroll(path, f"{demuxer} name=demux ! {_ACCEPTED}", timeout_s)
@@ -97,10 +108,10 @@ def _container_of(path: str) -> str:
         head = f.read(TYPEFIND_BYTES)
     caps, _probability = GstBase.type_find_helper_for_data(None, head)
     if caps is None or caps.is_empty():
-        raise DecodeError(f"not a video / cannot decode: {path}: unrecognised data")
+        raise BadVideoFile(f"not a video / cannot decode: {path}: unrecognised data")
     name = caps.get_structure(0).get_name()
     if not (name.startswith("video/") or name == "application/x-3gp"):
-        raise DecodeError(f"not a video / cannot decode: {path}: looks like {name}")
+        raise BadVideoFile(f"not a video / cannot decode: {path}: looks like {name}")
     return name
 
 
@@ -123,15 +134,15 @@ def _preroll(path: str, middle: str, timeout_s: float):
             int(timeout_s * Gst.SECOND), Gst.MessageType.ERROR | Gst.MessageType.ASYNC_DONE
         )
         if msg is None:
-            raise DecodeError(f"not a video / cannot decode: {path}: no video stream found within {timeout_s:g} s")
+            raise BadVideoFile(f"not a video / cannot decode: {path}: no video stream found within {timeout_s:g} s")
         if msg.type == Gst.MessageType.ERROR:
             err, debug = msg.parse_error()
             if debug and "not-linked" in debug:
-                raise DecodeError(_unsupported(path, exposed))
-            raise DecodeError(f"not a video / cannot decode: {path}: {err.message}")
+                raise BadVideoFile(_unsupported(path, exposed))
+            raise BadVideoFile(f"not a video / cannot decode: {path}: {err.message}")
         caps = pipeline.get_by_name("sink").get_static_pad("sink").get_current_caps()
         if caps is None or caps.get_structure(0).get_name() not in _CODECS:
-            raise DecodeError(_unsupported(path, exposed))
+            raise BadVideoFile(_unsupported(path, exposed))
         ok, duration = pipeline.query_duration(Gst.Format.TIME)
         return caps, (duration / Gst.SECOND if ok and duration > 0 else None)
     finally:

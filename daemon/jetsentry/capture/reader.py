@@ -7,7 +7,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from jetsentry.capture.buffers import CaptureClock, YuvSampleReader
-from jetsentry.capture.errors import CaptureError, DecodeError
+from jetsentry.capture.decode_problems import DecodeProblems
+from jetsentry.capture.errors import BadVideoFile, CaptureError
 from jetsentry.capture.frame import Frame
 from jetsentry.capture.gst_pipeline import GstPipeline
 from jetsentry.capture.pipeline import OFFLINE_SINK
@@ -25,8 +26,9 @@ class VideoFileReader:
     """Decodes a file with appsink drop=false, so no frame is lost (the pipeline waits for us).
 
     `info` (codec, size, fps, duration) is known after construction.  Iterating raises
-    SourceNotFound / DecodeError; a decode error mid-stream is raised after the frames
-    that decoded before it were yielded.
+    FileNotFound / BadVideoFile; a decode error mid-stream is raised after the frames
+    that decoded before it were yielded.  Damage that does not stop decoding shows in
+    `decoded` against `info.frame_count`, and in `decode_errors` (capture/decode_problems.py).
     """
 
     def __init__(
@@ -51,6 +53,8 @@ class VideoFileReader:
         self._idle_priority = idle_priority  # decode only in CPU time the consumer leaves idle
         self._wall_clock = wall_clock
         self._clock = clock
+        self.decoded = 0  # frames the last iteration yielded
+        self._problems: DecodeProblems | None = None
 
     @property
     def fps(self) -> float | None:
@@ -60,6 +64,15 @@ class VideoFileReader:
     @property
     def decoder(self) -> str:
         return self._plan.decoders[self.info.codec]
+
+    @property
+    def decode_errors(self) -> int:
+        """Decode problems the last iteration met (errors and warnings; FFmpeg's too)."""
+        return self._problems.count if self._problems is not None else 0
+
+    @property
+    def latest_decode_error(self) -> str | None:
+        return self._problems.snapshot()[1] if self._problems is not None else None
 
     def __iter__(self) -> Iterator[Frame]:
         return self.frames()
@@ -71,7 +84,8 @@ class VideoFileReader:
         pictures = YuvSampleReader()
         capture_clock = CaptureClock(self._wall_clock, use_pts=True)
         sink = pipe.sink
-        seq = 0
+        self._problems = pipe.problems
+        self.decoded = seq = 0
         try:
             pipe.play()
             last_progress = self._clock()
@@ -82,6 +96,7 @@ class VideoFileReader:
                     picture = pictures.picture(sample)
                     yield Frame(self.camera_id, seq, picture, capture_clock.capture_ts(buffer), self._clock())
                     seq += 1
+                    self.decoded = seq
                     last_progress = self._clock()
                     continue
                 # No sample: finished, failed, or slow to start; the bus says which.
@@ -91,7 +106,7 @@ class VideoFileReader:
                 if sink.get_property("eos") or (msg is not None and pipe.is_eos(msg)):
                     return
                 if self._clock() - last_progress > NO_PROGRESS_TIMEOUT_S:
-                    raise DecodeError(f"no frame decoded from {self.info.path} for {NO_PROGRESS_TIMEOUT_S:g} s")
+                    raise BadVideoFile(f"no frame decoded from {self.info.path} for {NO_PROGRESS_TIMEOUT_S:g} s")
         finally:
             pipe.close()
 

@@ -7,11 +7,18 @@ Each session owns one thread that polls its pipeline's bus, so one failing camer
 never blocks another.  Frames are converted and handed to the slot on GStreamer's
 streaming thread (appsink new-sample), never waiting for inference.
 
-Error policy.  Live sources (RTSP, V4L2, CSI, test) retry every failure with
-exponential backoff and full jitter: cameras come back.  File sources go FAILED when
-the file is missing, is not a supported video, or fails to decode: reading the same
-bytes again fails the same way.  A missing GStreamer element or a bad pipeline is a
-configuration problem and goes FAILED for every source kind.
+Error policy (capture/errors.py).  A FatalCaptureError goes FAILED: a missing
+GStreamer element or a pipeline the configuration cannot build, for every source kind;
+for file sources also a file that is missing, is not a supported video, or fails to
+decode (reading the same bytes again fails the same way), and a file of which a whole
+pass decodes no frame.  Every other error (a lost connection, a stall, a frame hand-over
+that raised, a pipeline GStreamer refused to start) is retried with exponential backoff
+and full jitter: cameras come back.
+
+Decode problems that do not stop the pipeline (FFmpeg concealing damaged data, a
+demuxer skipping it, a file pass that ends short of the frames the file declares) are
+counted in `SessionStats.decode_errors` and logged rate-limited: the first in full, then
+a summary at most every `problem_log_interval_s`.  A damaged file keeps looping.
 """
 
 from __future__ import annotations
@@ -26,13 +33,15 @@ from collections.abc import Callable, Iterable
 
 from jetsentry.backoff import Backoff, RetryDelay
 from jetsentry.capture.buffers import CaptureClock, YuvSampleReader, pts_seconds
+from jetsentry.capture.decode_report import CameraDecodeReport
 from jetsentry.capture.errors import (
+    BadPipeline,
     CaptureError,
     ConnectionFailed,
     DecodeError,
-    ElementMissing,
     EndOfStream,
-    SourceNotFound,
+    FatalCaptureError,
+    HandoverFailed,
 )
 from jetsentry.capture.frame import Frame
 from jetsentry.capture.gst import gst
@@ -51,6 +60,9 @@ log = logging.getLogger(__name__)
 # and stop() wake it at once.
 POLL_S = 0.05
 HISTORY_LEN = 256
+# Decode problems can come with every frame of a damaged stream: after the first, one
+# summary line per minute at most.
+PROBLEM_LOG_INTERVAL_S = 60.0
 _RTP_CODECS = {"H264": "h264", "H265": "h265"}
 # GStreamer numbers unnamed elements (h264parse0, h264parse1, ...): ignored when
 # deciding whether an error repeats the previous one.
@@ -71,6 +83,7 @@ class CameraSession:
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        problem_log_interval_s: float = PROBLEM_LOG_INTERVAL_S,
     ) -> None:
         self.camera = camera
         self._capture = capture
@@ -116,7 +129,9 @@ class CameraSession:
         self._loops = 0
         self._rtsp_decoders: dict[str, str] = {}
         self._file_info = None
-        self._streak_error: str | None = None  # the error retried since the last STREAMING
+        self._streak_error: str | None = None  # the error retried since frames last flowed
+        self._decode = CameraDecodeReport(camera.id, self._source.masked, interval_s=problem_log_interval_s,
+                                          clock=clock)
 
     # ---- public API -----------------------------------------------------------------
 
@@ -150,6 +165,8 @@ class CameraSession:
                 dropped_slot=self._slot.dropped,
                 reconnects=self._reconnects,
                 loops=self._loops,
+                decode_errors=self._decode.decode_errors,
+                frames_lost=self._decode.frames_lost,
                 last_error=self._last_error,
                 transitions=tuple(self._transitions),
                 retries=tuple(self._retries),
@@ -215,12 +232,9 @@ class CameraSession:
         repeated, self._streak_error = key == self._streak_error, key
         # The first error of a streak is a warning; identical retries would flood the log.
         log.log(logging.DEBUG if repeated else logging.WARNING, "camera %s: %s", self.camera.id, message)
+        if isinstance(exc, HandoverFailed) and exc.__cause__ is not None and not repeated:
+            log.error("camera %s: frame hand-over failed", self.camera.id, exc_info=exc.__cause__)
         return repeated
-
-    def _is_fatal(self, exc: CaptureError) -> bool:
-        if isinstance(exc, ElementMissing) or type(exc) is CaptureError:
-            return True
-        return self._source.kind == "file" and isinstance(exc, (SourceNotFound, DecodeError))
 
     def _run(self) -> None:
         first = True
@@ -239,7 +253,7 @@ class CameraSession:
                     continue
                 except CaptureError as exc:
                     quiet = self._record_error(exc)
-                    if self._is_fatal(exc):
+                    if isinstance(exc, FatalCaptureError):
                         self._set_state(SessionState.FAILED, str(exc))
                         return
                     delay = self._backoff.next_delay()
@@ -267,7 +281,7 @@ class CameraSession:
                 file_info=self._file_info,
             )
         except ValueError as exc:
-            raise CaptureError(f"bad source {self._source.masked}: {exc}") from None
+            raise BadPipeline(f"bad source {self._source.masked}: {exc}") from None
         self._file_info = plan.file_info
         self._rtsp_decoders = dict(plan.decoders)
         pipe = GstPipeline(
@@ -288,6 +302,7 @@ class CameraSession:
                 self._pipe = None
             self._handover_cancel.set()  # a streaming thread waiting in the slot must return before close
             pipe.close()
+            self._decode.collect(pipe.problems)
 
     def _reset_connection(self) -> None:
         if not self._stop.is_set():
@@ -299,6 +314,7 @@ class CameraSession:
         self._callback_error = None
         self._stream_problem = None
         self._rtsp_encoding = None
+        self._decode.new_pipeline()
 
     def _configure(self, pipe: GstPipeline, plan: SourcePlan) -> None:
         pipe.sink.connect("new-sample", self._on_new_sample)
@@ -311,18 +327,23 @@ class CameraSession:
 
     def _watch(self, pipe: GstPipeline, plan: SourcePlan, started_at: float) -> str:
         capture = self._capture
-        decoded_at_start = self._decoded
-        streaming = False
+        decoded_at_start = pass_start = self._decoded
+        handled_at_start = self._frames + self._dropped_fps
+        streaming = flowing = False
         while True:
             msg = pipe.next_message(POLL_S)
             if self._stop.is_set():
                 return "stopped"
+            self._decode.collect(pipe.problems)
             if msg is not None:
                 if pipe.is_error(msg):
                     raise self._explain_error(pipe, msg)
                 if pipe.is_eos(msg):
                     if plan.kind != "file":
                         raise EndOfStream(f"{plan.kind} source {self._source.masked} ended the stream")
+                    declared = self._file_info.frame_count if self._file_info is not None else None
+                    self._decode.end_of_pass(pipe.problems, self._decoded - pass_start, declared)
+                    pass_start = self._decoded
                     if self.camera.on_eos == "stop":
                         return "eos"
                     self._loops += 1
@@ -334,8 +355,6 @@ class CameraSession:
             if not streaming:
                 if self._decoded > decoded_at_start:
                     streaming = True
-                    self._backoff.reset()
-                    self._streak_error = None
                     if self._rtsp_encoding:
                         codec = _RTP_CODECS[self._rtsp_encoding]
                         log.info("camera %s: RTSP video is %s, decoded by %s",
@@ -346,15 +365,21 @@ class CameraSession:
                         f"no frame from {self._source.masked} within connect timeout {capture.connect_timeout_s:g} s"
                     )
             else:
+                if not flowing and self._frames + self._dropped_fps > handled_at_start:
+                    # A frame made it through the hand-over: the source works.  (Not at the
+                    # first decoded frame: a hand-over failing on every frame must keep
+                    # backing off, and log once.)
+                    flowing = True
+                    self._backoff.reset()
+                    self._streak_error = None
                 last = self._last_frame_at
                 if last is not None and now - last > capture.stall_timeout_s and not self._waiting_for_consumer:
                     raise ConnectionFailed(
                         f"stalled: no frame from {self._source.masked} for {capture.stall_timeout_s:g} s"
                     )
+            self._decode.tick()
 
     def _explain_error(self, pipe: GstPipeline, msg) -> Exception:
-        if self._callback_error is not None and self._callback_error.__cause__ is not None:
-            log.error("camera %s: frame hand-over failed", self.camera.id, exc_info=self._callback_error.__cause__)
         return self._callback_error or self._stream_problem or pipe.error_from(msg)
 
     # ---- GStreamer threads --------------------------------------------------------
@@ -411,6 +436,6 @@ class CameraSession:
         except Exception as exc:  # never let an exception escape into GStreamer's thread
             # Not logged here: logging from a GStreamer thread registers a Python thread
             # object that is never freed.  The session thread reports it.
-            self._callback_error = CaptureError(f"frame hand-over failed: {exc!r}")
+            self._callback_error = HandoverFailed(f"frame hand-over failed: {exc!r}")
             self._callback_error.__cause__ = exc
         return Gst.FlowReturn.ERROR

@@ -14,7 +14,7 @@ class SessionState(enum.Enum):
     STREAMING = "streaming"  # frames arriving
     RECOVERING = "recovering"  # failed; waiting out a backoff delay before CONNECTING again
     STOPPED = "stopped"  # stop() was called, or a file ended with on_eos=stop
-    FAILED = "failed"  # retrying cannot help (missing file, not a video, missing element)
+    FAILED = "failed"  # retrying cannot help (capture/errors.py FatalCaptureError)
 
 
 TERMINAL_STATES = frozenset({SessionState.STOPPED, SessionState.FAILED})
@@ -36,6 +36,10 @@ class SessionStats:
     dropped_slot: int  # replaced in the slot before anyone took them
     reconnects: int  # CONNECTING attempts after the first
     loops: int  # file restarts at end of stream (on_eos=loop)
+    # Demuxer/parser/decoder errors and warnings, FFmpeg's decode errors, and file passes
+    # that ended short of the frames the file declares (capture/decode_report.py).
+    decode_errors: int
+    frames_lost: int  # frames a file declares that its passes did not decode (files only)
     last_error: str | None
     transitions: tuple[StateChange, ...]  # newest last, bounded
     retries: tuple[RetryDelay, ...]  # backoff delays slept, newest last, bounded
