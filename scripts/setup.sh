@@ -1,14 +1,26 @@
 #!/usr/bin/env bash
-# Install what jetsentry needs on Debian/Ubuntu (as root or with sudo) and make
+# Install what jetsentry needs on Debian/Ubuntu/JetPack (as root or with sudo) and make
 # the virtual environment .venv (system site packages, so Debian's python3-gi /
-# GStreamer bindings and, on a Jetson, TensorRT's python3-libnvinfer are seen).
+# GStreamer bindings, an ONNX Runtime installed for the system Python and, on a Jetson,
+# TensorRT's python3-libnvinfer are seen).  Safe to run again.
 #   scripts/setup.sh            runtime only
-#   scripts/setup.sh --test     plus test and evaluation dependencies
+#   scripts/setup.sh --eval     plus the libraries of `jetsentry eval`
+#   scripts/setup.sh --test     plus evaluation, test and reference dependencies
+#   scripts/setup.sh --gpu      ONNX Runtime for a desktop NVIDIA GPU (onnxruntime-gpu), not the CPU one
+# An ONNX Runtime that .venv can already import (NVIDIA's Jetson wheel, say) is left alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-want_test=0
-[[ "${1:-}" == "--test" ]] && want_test=1
+extras=()
+runtime=cpu
+for arg in "$@"; do
+  case "$arg" in
+    --eval) extras+=(eval) ;;
+    --test) extras+=(eval test reference) ;;
+    --gpu) runtime=gpu ;;
+    *) echo "usage: scripts/setup.sh [--eval] [--test] [--gpu]" >&2; exit 2 ;;
+  esac
+done
 
 SUDO=""
 if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
@@ -35,9 +47,31 @@ PY=/usr/bin/python3
 if [[ ! -x .venv/bin/python ]]; then
   "$PY" -m venv --system-site-packages .venv
 fi
-extras=""
-if ((want_test)); then extras="[eval,test,reference]"; fi
-.venv/bin/python -m pip install -q --disable-pip-version-check -e ".${extras}"
+
+# onnxruntime, onnxruntime-gpu and NVIDIA's Jetson wheels install the same package, each
+# replacing the other: keep the one that is there, else install the chosen extra.
+ort_found=$(.venv/bin/python - 2>/dev/null <<'EOF' || true
+import onnxruntime as ort
+print(f"ONNX Runtime {ort.__version__} at {ort.__path__[0]} (providers: {', '.join(ort.get_available_providers())})")
+EOF
+)
+if [[ -n "$ort_found" ]]; then
+  echo "leaving the $ort_found as it is"
+  if [[ $runtime == gpu && $ort_found != *CUDAExecutionProvider* ]]; then
+    echo "note: it has no CUDA provider; for onnxruntime-gpu, first: .venv/bin/python -m pip uninstall onnxruntime" >&2
+  fi
+elif [[ $runtime == gpu && $(uname -m) == aarch64 ]]; then
+  echo "onnxruntime-gpu has no aarch64 build in the package index: on a Jetson, install NVIDIA's" \
+       "onnxruntime-gpu wheel for your JetPack into .venv (README, Dependencies), then run this again" >&2
+  exit 1
+else
+  extras=("$runtime" "${extras[@]}")
+fi
+
+# Like pip install -e ".[extras]", but without the opencv-python that trackeval and Ultralytics declare.
+.venv/bin/python scripts/install_extras.py "${extras[@]}"
+
 .venv/bin/python -c "import gi; gi.require_version('Gst', '1.0'); from gi.repository import Gst; Gst.init(None)" \
   || { echo "GStreamer Python bindings not importable from .venv" >&2; exit 1; }
+.venv/bin/python -c "import onnxruntime" || { echo "ONNX Runtime not importable from .venv" >&2; exit 1; }
 echo "setup done: $(.venv/bin/jetsentry version)"

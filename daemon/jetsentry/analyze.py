@@ -116,7 +116,8 @@ def _settings(args: argparse.Namespace) -> tuple[ModelConfig, TrackerConfig | No
 
 def analyze_main(args: argparse.Namespace) -> int:
     from jetsentry.config import ConfigError, report_config_error
-    from jetsentry.infer import BackendUnavailableError, ModelError
+    from jetsentry.infer import BackendUnavailableError, ModelError, backend_factory
+    from jetsentry.optional import GSTREAMER, require
 
     try:
         model_cfg, tracker_cfg = _settings(args)
@@ -127,6 +128,8 @@ def analyze_main(args: argparse.Namespace) -> int:
         print("error: --batch must be >= 1", file=sys.stderr)
         return 2
     try:
+        require("jetsentry analyze", GSTREAMER)
+        backend_factory(model_cfg.backend)
         reader = VideoFileReader(args.video, camera_id=args.camera_id, decoder=args.decoder, idle_priority=True)
         processor = build_processor(model_cfg, tracker_cfg, camera_id=args.camera_id, frame_rate=reader.fps)
     except (CaptureError, ModelError, BackendUnavailableError, ValueError) as exc:

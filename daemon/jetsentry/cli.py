@@ -110,9 +110,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from jetsentry.optional import MissingDependencyError
+
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in _DELEGATED:
-        return _DELEGATED[argv[0]](argv[1:])
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    return args.func(args)
+    try:
+        if argv and argv[0] in _DELEGATED:
+            return _DELEGATED[argv[0]](argv[1:])
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        return args.func(args)
+    except MissingDependencyError as exc:  # what to install and how, never a traceback
+        print(f"jetsentry {argv[0]}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE

@@ -179,8 +179,9 @@ def run_service(config_path: Path, stop: StopRequest) -> int:
     `stop` has its handlers installed already (cli.py does it before importing this module).
     """
     from jetsentry.config import ConfigError, load_config, report_config_error
-    from jetsentry.infer import BackendUnavailableError, ModelError
+    from jetsentry.infer import BackendUnavailableError, ModelError, backend_factory
     from jetsentry.logsetup import setup_logging
+    from jetsentry.optional import GSTREAMER, require
 
     try:
         cfg = load_config(config_path)
@@ -191,6 +192,8 @@ def run_service(config_path: Path, stop: StopRequest) -> int:
     if stop.is_set():
         return _stopped_during_start_up(stop)
     try:
+        require("jetsentry run", GSTREAMER)
+        backend_factory(cfg.model.backend)
         detector = Detector.from_config(cfg.model)
     except (ModelError, BackendUnavailableError, ValueError) as exc:
         log.error("model: %s", exc)

@@ -186,18 +186,6 @@ def test_deterministic_and_reset_restarts():
         np.testing.assert_array_equal(a.boxes, c.boxes)
 
 
-def test_without_lap_the_scipy_solver_gives_the_same_tracks(monkeypatch):
-    import jetsentry.track.matching as matching
-
-    stream = make_stream(seed=8, num_frames=150, num_objects=80)
-    with_lap = run(ByteTracker(), stream.detections)
-    monkeypatch.setattr(matching, "lap", None)
-    with_scipy = run(ByteTracker(), stream.detections)
-    for a, b in zip(with_lap, with_scipy):
-        np.testing.assert_array_equal(a.track_ids, b.track_ids)
-        np.testing.assert_array_equal(a.boxes, b.boxes)
-
-
 @pytest.mark.parametrize(
     "bad, message",
     [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 
+import lap
 import numpy as np
 import pytest
 
@@ -78,10 +79,7 @@ def _brute_force(cost: np.ndarray, threshold: float) -> set[tuple[int, int]]:
     return best_pairs
 
 
-@pytest.mark.parametrize("use_lap", [True, False])
-def test_linear_assignment_is_the_thresholded_optimum(use_lap):
-    if use_lap:
-        pytest.importorskip("lap", reason="lap is not installed")
+def test_linear_assignment_is_the_thresholded_optimum():
     rng = np.random.default_rng(1)
     for trial in range(150):
         shape = tuple(rng.integers(1, 5, 2))
@@ -89,7 +87,7 @@ def test_linear_assignment_is_the_thresholded_optimum(use_lap):
         if trial % 2:  # IoU-like: mostly 1 (no overlap) with a few real candidates
             cost = np.where(rng.random(shape) < 0.7, 1.0, cost)
         threshold = float(rng.choice([0.5, 0.7, 0.8]))
-        matches, rows_left, cols_left = linear_assignment(cost, threshold, use_lap=use_lap)
+        matches, rows_left, cols_left = linear_assignment(cost, threshold)
         assert {tuple(m) for m in matches.tolist()} == _brute_force(cost, threshold)
         assert list(matches[:, 0]) == sorted(matches[:, 0])
         assert sorted([*matches[:, 0], *rows_left]) == list(range(shape[0]))
@@ -97,7 +95,6 @@ def test_linear_assignment_is_the_thresholded_optimum(use_lap):
 
 
 def test_linear_assignment_pruning_agrees_with_plain_lapjv_on_large_problems():
-    lap = pytest.importorskip("lap", reason="lap is not installed")
     rng = np.random.default_rng(2)
     for _ in range(50):
         cost = np.where(rng.random((60, 55)) < 0.95, 1.0, rng.uniform(0, 1, (60, 55)))

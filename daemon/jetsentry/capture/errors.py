@@ -23,6 +23,8 @@ session's backoff: a live camera comes back, a file camera is reopened.
 
 from __future__ import annotations
 
+from jetsentry.optional import MissingDependencyError
+
 
 class CaptureError(Exception):
     """Base of every capture failure; the message names what is wrong."""
@@ -61,8 +63,8 @@ class PipelineStartFailed(CaptureError):
     """GStreamer refused to start the pipeline and posted no error saying why."""
 
 
-class GStreamerMissing(FatalCaptureError):
-    """PyGObject or GStreamer cannot be imported."""
+class GStreamerMissing(FatalCaptureError, MissingDependencyError):
+    """PyGObject or GStreamer cannot be imported; the message has the install command."""
 
 
 class ElementMissing(FatalCaptureError):

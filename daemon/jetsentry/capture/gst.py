@@ -5,31 +5,25 @@ from __future__ import annotations
 import threading
 
 from jetsentry.capture.errors import GStreamerMissing
+from jetsentry.optional import GSTREAMER, require
 
 _init_lock = threading.Lock()
-_initialised = False
+_Gst = None  # the initialised module, once gst() succeeded
 
 
 def gst():
-    """Return the initialised `Gst` module; a clear error when PyGObject/GStreamer is missing."""
-    global _initialised
-    try:
-        import gi
+    """Return the initialised `Gst` module; GStreamerMissing (with the apt command) without PyGObject."""
+    global _Gst
+    if _Gst is not None:
+        return _Gst
+    require("video capture", GSTREAMER, error=GStreamerMissing)
+    from gi.repository import Gst
 
-        gi.require_version("Gst", "1.0")
-        gi.require_version("GstVideo", "1.0")
-        gi.require_version("GstPbutils", "1.0")
-        from gi.repository import Gst
-    except (ImportError, ValueError) as exc:
-        raise GStreamerMissing(
-            "GStreamer for Python is not available (install python3-gi, gir1.2-gstreamer-1.0 "
-            f"and gstreamer1.0-plugins-base): {exc}"
-        ) from exc
     with _init_lock:
-        if not _initialised:
+        if _Gst is None:
             Gst.init(None)
-            _initialised = True
-    return Gst
+            _Gst = Gst
+    return _Gst
 
 
 def gst_video():

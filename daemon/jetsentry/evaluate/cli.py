@@ -14,10 +14,20 @@ import sys
 from pathlib import Path
 
 from jetsentry.config.models import ModelConfig, TrackerConfig
+from jetsentry.optional import (
+    FASTER_COCO_EVAL,
+    GSTREAMER,
+    PYCOCOTOOLS,
+    SCIPY,
+    TRACKEVAL,
+    MissingDependencyError,
+    require,
+)
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 DEFAULT_EVAL_CONFIDENCE = 0.001  # COCO mAP integrates over all scores; Ultralytics' val uses the same
+COCO_LIBRARIES = {"faster-coco-eval": FASTER_COCO_EVAL, "pycocotools": PYCOCOTOOLS}
 
 
 class UsageError(Exception):
@@ -45,7 +55,7 @@ def build_parser(prog: str = "jetsentry eval") -> argparse.ArgumentParser:
     p.add_argument("--config", type=Path, default=None,
                    help="take model and tracker settings from this daemon configuration")
     p.add_argument("--decoder", default="auto", help="GStreamer decoder: auto, cpu, nvcodec, nvv4l2 or an element")
-    p.add_argument("--coco-library", choices=("faster-coco-eval", "pycocotools"), default="faster-coco-eval",
+    p.add_argument("--coco-library", choices=tuple(COCO_LIBRARIES), default="faster-coco-eval",
                    help="library computing mAP (default faster-coco-eval; both give the same numbers)")
     p.add_argument("--json", type=Path, default=None, help="also write the result object to this file")
     return p
@@ -61,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return _evaluate(args)
-    except UsageError as exc:
+    except (UsageError, MissingDependencyError) as exc:
         print(f"jetsentry eval: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except ConfigError as exc:
@@ -70,13 +80,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    # Before any work: without these the run would fail after decoding every scene.
+    require("jetsentry eval", GSTREAMER, COCO_LIBRARIES[args.coco_library], TRACKEVAL, SCIPY)
     from jetsentry.capture.errors import CaptureError
     from jetsentry.evaluate.detection_metrics import CocoDetectionEvaluator
     from jetsentry.evaluate.report import format_tables, summarize
     from jetsentry.evaluate.runner import SceneRunner, naming
     from jetsentry.evaluate.scenes import SceneError, load_scenes
     from jetsentry.evaluate.tracking_metrics import TrackingEvaluator
-    from jetsentry.infer import BackendUnavailableError, ModelError
+    from jetsentry.infer import BackendUnavailableError, ModelError, backend_factory
 
     _check_numbers(args)
     if not args.model.is_file():
@@ -87,6 +99,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     model_cfg, tracker_cfg, track_conf = _settings(args)
     try:
+        backend_factory(model_cfg.backend)
         model_info = _checked_model(model_cfg.path, scenes[0].classes, scenes[0].path)
         runner = SceneRunner(model_cfg, tracker_cfg, track_confidence=track_conf, batch=args.batch,
                              decoder=args.decoder)

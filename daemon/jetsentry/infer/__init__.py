@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from jetsentry.infer.detector import Detector, StageTimes, resolve_classes
-from jetsentry.infer.engine import Engine, available_backends, create_engine, register_backend
+from jetsentry.infer.engine import Engine, available_backends, backend_factory, create_engine, register_backend
 from jetsentry.infer.errors import BackendUnavailableError, ModelError
 from jetsentry.infer.model_info import ModelInfo
 
@@ -15,6 +15,7 @@ __all__ = [
     "ModelInfo",
     "StageTimes",
     "available_backends",
+    "backend_factory",
     "create_engine",
     "register_backend",
     "resolve_classes",

@@ -15,6 +15,7 @@ import numpy as np
 
 from jetsentry.infer.errors import BackendUnavailableError, ModelError
 from jetsentry.infer.model_info import ModelInfo, check_head_channels
+from jetsentry.optional import MissingDependencyError
 
 if TYPE_CHECKING:
     from jetsentry.config.models import ModelConfig
@@ -55,22 +56,30 @@ def available_backends() -> list[str]:
     return sorted(_BACKENDS)
 
 
-def create_engine(model_cfg: ModelConfig) -> Engine:
-    """The engine for ``model_cfg.backend``, loaded with ``model_cfg.path`` and its output checked."""
-    target = _BACKENDS.get(model_cfg.backend)
+def backend_factory(backend: str) -> EngineFactory:
+    """The factory of `backend`, its module imported: what a command checks before any work.
+
+    MissingDependencyError (with the install command) when the backend's runtime is not
+    installed, BackendUnavailableError when the backend is unknown or otherwise cannot load.
+    """
+    target = _BACKENDS.get(backend)
     if target is None:
         raise BackendUnavailableError(
-            f"model.backend {model_cfg.backend!r} is unknown; known backends: {', '.join(available_backends())}"
+            f"model.backend {backend!r} is unknown; known backends: {', '.join(available_backends())}"
         )
     module_name, _, function_name = target.partition(":")
     try:
         module = importlib.import_module(module_name)
+    except MissingDependencyError:
+        raise
     except ImportError as exc:
-        raise BackendUnavailableError(
-            f"model.backend {model_cfg.backend!r} cannot be loaded on this machine: {exc}"
-        ) from exc
-    factory: EngineFactory = getattr(module, function_name)
-    engine = factory(model_cfg)
+        raise BackendUnavailableError(f"model.backend {backend!r} cannot be loaded on this machine: {exc}") from exc
+    return getattr(module, function_name)
+
+
+def create_engine(model_cfg: ModelConfig) -> Engine:
+    """The engine for ``model_cfg.backend``, loaded with ``model_cfg.path`` and its output checked."""
+    engine = backend_factory(model_cfg.backend)(model_cfg)
     try:
         check_output(engine)
     except BaseException:

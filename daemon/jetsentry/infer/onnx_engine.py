@@ -8,12 +8,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import onnxruntime as ort
 
 from jetsentry.config.rules import CPU_BACKEND, check_parallel_runs
 from jetsentry.infer.errors import BackendUnavailableError, ModelError
 from jetsentry.infer.model_info import ModelInfo, check_head_channels
 from jetsentry.infer.run_plan import plan_runs
+from jetsentry.optional import ONNX_RUNTIME, missing
+
+try:
+    import onnxruntime as ort
+except ImportError as exc:
+    raise missing("model.backend onnxruntime-*", ONNX_RUNTIME, exc) from exc
 
 if TYPE_CHECKING:
     from jetsentry.config.models import ModelConfig

@@ -133,6 +133,10 @@ def main(argv: list[str] | None = None) -> int:
     if problem is not None:
         print(f"jetsentry synth: error: {problem}", file=sys.stderr)
         return EXIT_USAGE
+    if not args.no_video:
+        from jetsentry.optional import GSTREAMER, require
+
+        require("jetsentry synth (without --no-video)", GSTREAMER)
     try:
         return run(args)
     except (OSError, RuntimeError, ValueError) as exc:  # disk full, encoder failure, ...

@@ -1,6 +1,6 @@
 """H.264-in-MP4 writer through GStreamer (appsrc ! videoconvert ! x264enc ! h264parse ! mp4mux).
 
-The only module of the generator that imports gi, so rendering works without GStreamer.
+The only module of the generator that needs GStreamer (through capture/gst.py), so rendering works without it.
 """
 
 from __future__ import annotations
@@ -22,12 +22,9 @@ class H264Mp4Writer:
     """Write BGR uint8 frames of a fixed size to an MP4 file; call close() to finish it."""
 
     def __init__(self, path: str | Path, width: int, height: int, fps: int) -> None:
-        import gi
+        from jetsentry.capture.gst import gst
 
-        gi.require_version("Gst", "1.0")
-        from gi.repository import Gst
-
-        Gst.init(None)
+        Gst = gst()
         if Gst.ElementFactory.find("x264enc") is None:
             raise EncoderError("GStreamer element x264enc is missing (install gstreamer1.0-plugins-ugly)")
         self._Gst = Gst

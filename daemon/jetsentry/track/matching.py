@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
+import lap  # Jonker-Volgenant (LAPJV), the solver of the ByteTrack reference
 import numpy as np
-
-try:  # lap's Jonker-Volgenant solver is several times faster than scipy's on these sizes.
-    import lap
-except ImportError:  # pragma: no cover - exercised through use_lap=False in the tests
-    lap = None
 
 _EMPTY_MATCHES = np.zeros((0, 2), dtype=np.intp)
 
@@ -51,9 +47,7 @@ def fuse_score(cost: np.ndarray, det_scores: np.ndarray) -> np.ndarray:
     return 1.0 - (1.0 - cost) * np.asarray(det_scores, dtype=np.float32)[None, :]
 
 
-def linear_assignment(
-    cost: np.ndarray, threshold: float, use_lap: bool | None = None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def linear_assignment(cost: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Minimum-cost matching that leaves a pair unmatched rather than pay threshold or more.
 
     Returns (matches (K, 2) as [row, col] sorted by row, unmatched rows, unmatched cols).
@@ -61,8 +55,7 @@ def linear_assignment(
     ByteTrack reference: the optimum of sum(cost - threshold) over matched pairs.  That
     problem splits along pairs below threshold, so rows and columns without such a pair
     stay unmatched and a row and column that are each other's only candidate match
-    outright; only the rest (usually a handful of crossing objects) goes to the solver:
-    lap when installed (use_lap=None), else scipy on the same extended problem.
+    outright; only the rest (usually a handful of crossing objects) goes to lap's solver.
     """
     cost = np.asarray(cost, dtype=np.float64)
     n_rows, n_cols = cost.shape
@@ -81,7 +74,8 @@ def linear_assignment(
     rows = np.flatnonzero((row_count > 0) & ~sole)
     if rows.size:
         cols = np.flatnonzero((col_count > 0) & ~col_taken)
-        sub_row_to_col = _solve(cost[np.ix_(rows, cols)], threshold, use_lap)
+        _, sub_row_to_col, _ = lap.lapjv(cost[np.ix_(rows, cols)], extend_cost=True, cost_limit=threshold)
+        sub_row_to_col = np.asarray(sub_row_to_col, dtype=np.intp)
         solved = sub_row_to_col >= 0
         row_to_col[rows[solved]] = cols[sub_row_to_col[solved]]
 
@@ -93,25 +87,3 @@ def linear_assignment(
         np.flatnonzero(~col_taken),
     )
 
-
-def _solve(cost: np.ndarray, threshold: float, use_lap: bool | None) -> np.ndarray:
-    """Row -> column (-1: unmatched) of lapjv's extended problem, with lap or scipy."""
-    if use_lap is None:
-        use_lap = lap is not None
-    if use_lap:
-        _, row_to_col, _ = lap.lapjv(cost, extend_cost=True, cost_limit=threshold)
-        return np.asarray(row_to_col, dtype=np.intp)
-    from scipy.optimize import linear_sum_assignment
-
-    # lapjv's extension: every row and column may pair with a dummy at threshold / 2,
-    # and dummies pair with each other for free.
-    n_rows, n_cols = cost.shape
-    size = n_rows + n_cols
-    extended = np.full((size, size), threshold / 2.0)
-    extended[n_rows:, n_cols:] = 0.0
-    extended[:n_rows, :n_cols] = cost
-    rows, cols = linear_sum_assignment(extended)
-    row_to_col = np.full(n_rows, -1, dtype=np.intp)
-    real = (rows < n_rows) & (cols < n_cols)
-    row_to_col[rows[real]] = cols[real]
-    return row_to_col
