@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 import time
+import traceback
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -140,6 +141,7 @@ def analyze_main(args: argparse.Namespace) -> int:
     out = open(args.out, "wb") if args.out else None  # noqa: SIM115 - closed below
     started = time.perf_counter()
     status = 0
+    read_to_end = True  # False when processing stopped before the file's end: no verdict on lost frames
     try:
         for result in analyze_frames(reader, processor, batch=args.batch):
             summary.add(result)
@@ -148,6 +150,11 @@ def analyze_main(args: argparse.Namespace) -> int:
     except CaptureError as exc:
         print(f"error: {args.video}: {exc} (after {summary.frames} frames)", file=sys.stderr)
         status = 1
+    except Exception as exc:  # an engine that loaded but fails on real frames: one line, not a traceback
+        reason = traceback.format_exception_only(type(exc), exc)[-1].strip()
+        print(f"error: {args.video}: processing failed after {summary.frames} frames: {reason}", file=sys.stderr)
+        status = 1
+        read_to_end = False
     finally:
         summary.seconds = time.perf_counter() - started
         summary.declared_frames = reader.info.frame_count
@@ -155,6 +162,8 @@ def analyze_main(args: argparse.Namespace) -> int:
         if out is not None:
             out.close()
     _print_summary(summary, reader, processor)
+    if not read_to_end:
+        return status
     lost, verdict = decode_verdict(summary, reader)
     if verdict:
         print(f"{'error' if lost else 'warning'}: {args.video}: {verdict}", file=sys.stderr)

@@ -173,3 +173,17 @@ def test_a_damaged_raw_stream_exits_1_on_its_decode_errors(damaged_clips, clip):
     line = next(line for line in stderr.splitlines() if line.startswith("error: "))
     assert line.startswith(f"error: {video}: {errors} decode error(s) (latest: libav: ")
     assert line.endswith("frames lost or damaged, how many is unknown: a raw stream declares no frame count")
+
+
+def test_an_engine_failing_on_real_frames_is_one_error_line_and_exit_1(tmp_path):
+    from tests.infer.onnx_models import head, ultralytics_metadata, write_detection_model
+
+    # The load check (one 32x32 run) passes; every frame of the 640x360 sample fails inside ONNX Runtime.
+    model = write_detection_model(tmp_path / "fails.onnx", head([(8, 8, 4, 4)], [[0.9] * 5], anchors=8),
+                                  batch=None, hw=None, runs_only_on_hw=(32, 32),
+                                  metadata=ultralytics_metadata(["a", "b", "c", "d", "e"]))
+    result = analyze(str(SAMPLE_VIDEO), "--model", str(model), "--no-track")
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and "processing failed after 0 frames" in errors[0], result.stderr
