@@ -1,4 +1,4 @@
-"""Print one line per detections message arriving on the broker (used by scripts/demo.sh).
+"""Print one line per detections, health or status message arriving on the broker (used by scripts/demo.sh).
 
     python scripts/watch_detections.py [--host H] [--port P] [--count N]
 """
@@ -20,6 +20,9 @@ def summarise(topic: str, payload: bytes) -> str:
         msg = json.loads(payload)
     except ValueError:
         return f"{topic}: (not JSON, {len(payload)} bytes)"
+    if topic.endswith("/health"):
+        reasons = "; ".join(msg.get("reasons", [])) or "no faults"
+        return f"{topic}: {msg.get('state')} ({reasons})"
     labels = collections.Counter(d["label"] for d in msg.get("detections", []))
     what = ", ".join(f"{n} {label}" for label, n in labels.most_common()) or "nothing"
     tracks = sorted({d["track_id"] for d in msg.get("detections", []) if d.get("track_id") is not None})
