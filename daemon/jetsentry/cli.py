@@ -38,6 +38,9 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from jetsentry.malloc_arenas import cap_malloc_arenas
+
+    cap_malloc_arenas()  # before the imports and stages below start threads
     from jetsentry.service import run_service
 
     return run_service(args.config)
