@@ -8,7 +8,7 @@
 #   --soak-minutes N    measured minutes of the soak (default 60)
 #   --no-wait           do not wait for an idle machine before each throughput measurement
 #
-# The throughput benchmarks take about 25 minutes and want a quiet machine; the soak runs
+# The throughput benchmarks take about 20 minutes and want a quiet machine; the soak runs
 # last. A benchmark that cannot run here (no COCO model) exits 77 and is listed as skipped;
 # any other failure is listed and makes the script exit 1.
 set -u
