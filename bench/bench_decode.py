@@ -2,11 +2,10 @@
 
 Decodes the whole clip with the capture reader (the path `jetsentry analyze` uses:
 demux ! h264parse ! avdec_h264 ! I420 appsink, one copy of the planes into numpy, in
-GStreamer's threads) as fast as it goes, converts every frame to BGR where it is used
-(Frame.image, OpenCV, timed in the main thread), while sampling per-thread CPU time; then
-letterboxes the decoded frames with the pipeline's Preprocessor.  Reports CPU-milliseconds
-per frame for each thread group, the conversion ms, the decode frames/s, and letterbox ms
-per frame.  These are the costs that compete with ONNX Runtime for the same cores.
+GStreamer's threads) as fast as it goes and converts every frame to BGR where it is used
+(Frame.image, OpenCV, timed in the main thread); the process's CPU time over the loop
+gives the CPU-ms per frame.  Then letterboxes the decoded frames with the pipeline's
+Preprocessor.  These are the costs that compete with ONNX Runtime for the same cores.
 
     python bench/bench_decode.py [--clip VIDEO] [--repeat 3] [--name NAME]
 """
@@ -20,18 +19,18 @@ from pathlib import Path
 
 import numpy as np
 
-from common import CpuMonitor, bench_arguments, chosen_clip, stats_ms, wait_for_quiet, write_result
-from thread_cpu import ThreadCpuSampler
+from common import COCO_MODEL, DEFAULT_MODEL, CpuMonitor, bench_arguments, chosen_clip, process_cpu_s, stats_ms
+from common import wait_for_quiet, write_result
 
 
-def decode_once(clip: Path) -> tuple[int, float, dict[str, float], list[np.ndarray], float]:
-    """frames, seconds, CPU-seconds per thread group, every 30th image (for letterboxing), and the
-    seconds spent converting frames to BGR."""
+def decode_once(clip: Path) -> tuple[int, float, float, list[np.ndarray], float]:
+    """frames, seconds, CPU-seconds of the process, every 30th image (for letterboxing), and
+    the seconds spent converting frames to BGR."""
     from jetsentry.capture.reader import VideoFileReader
 
     reader = VideoFileReader(clip)
     kept = []
-    sampler = ThreadCpuSampler(os.getpid(), interval_s=0.2).start()
+    cpu0 = process_cpu_s(os.getpid())
     started = time.perf_counter()
     frames = 0
     converting = 0.0
@@ -43,13 +42,12 @@ def decode_once(clip: Path) -> tuple[int, float, dict[str, float], list[np.ndarr
             kept.append(image)
         frames += 1
     seconds = time.perf_counter() - started
-    return frames, seconds, sampler.stop(), kept, converting
+    return frames, seconds, process_cpu_s(os.getpid()) - cpu0, kept, converting
 
 
 def letterbox_ms(images: list[np.ndarray], runs: int = 200) -> np.ndarray:
     from jetsentry.infer.model_info import ModelInfo
     from jetsentry.infer.preprocess import Preprocessor
-    from common import COCO_MODEL, DEFAULT_MODEL
 
     model = COCO_MODEL if COCO_MODEL.is_file() else DEFAULT_MODEL
     preprocess = Preprocessor(ModelInfo.from_onnx(model), 640)
@@ -75,20 +73,18 @@ def main() -> None:
         if not args.no_wait:
             wait_for_quiet()
         with CpuMonitor() as monitor:
-            frames, seconds, threads, images, converting = decode_once(clip)
+            frames, seconds, cpu_s, images, converting = decode_once(clip)
         loads.append(monitor.record)
-        per_frame = {name: round(cpu / frames * 1e3, 2) for name, cpu in threads.items()}
         runs.append({"frames": frames, "seconds": round(seconds, 3), "fps": round(frames / seconds, 1),
-                     "cpu_ms_per_frame": per_frame, "cpu_ms_per_frame_total": round(sum(per_frame.values()), 2),
+                     "cpu_ms_per_frame": round(cpu_s / frames * 1e3, 2),
                      "bgr_conversion_ms_per_frame": round(converting / frames * 1e3, 2)})
-        print(f"decode {clip.name}: {frames} frames in {seconds:.2f} s = {frames / seconds:.1f} frames/s; CPU ms per "
-              f"frame {runs[-1]['cpu_ms_per_frame_total']:.2f} ("
-              + ", ".join(f"{k} {v:.2f}" for k, v in per_frame.items())
-              + f"; of main: BGR conversion {runs[-1]['bgr_conversion_ms_per_frame']:.2f}); "
-              f"foreign load {monitor.record['foreign_cores']:.2f} cores", flush=True)
-    best = min(runs, key=lambda run: run["cpu_ms_per_frame_total"])
+        print(f"decode {clip.name}: {frames} frames in {seconds:.2f} s = {frames / seconds:.1f} frames/s; "
+              f"{runs[-1]['cpu_ms_per_frame']:.2f} CPU-ms per frame (of which BGR conversion "
+              f"{runs[-1]['bgr_conversion_ms_per_frame']:.2f}); other processes "
+              f"{monitor.record['foreign_cores']:.2f} cores", flush=True)
+    best = min(runs, key=lambda run: run["cpu_ms_per_frame"])
     letterbox = stats_ms(letterbox_ms(images))
-    print(f"bench_decode {clip.name}: decode + copy + BGR {best['cpu_ms_per_frame_total']:.2f} CPU-ms per frame "
+    print(f"bench_decode {clip.name}: decode + copy + BGR {best['cpu_ms_per_frame']:.2f} CPU-ms per frame "
           f"(least of {args.repeat}); letterbox to 640 {letterbox['p50']:.2f} ms per frame (p50, one thread)",
           flush=True)
     write_result(args.name, {"clip": clip.name, "runs": runs, "letterbox_ms": letterbox}, load=loads)

@@ -23,7 +23,7 @@ import argparse
 import time
 
 from common import CpuMonitor, bench_arguments, chosen_model, stats_ms, wait_for_quiet, write_result
-from daemon_run import Camera, DaemonRun, message_fields, parse_utc
+from daemon_run import Camera, DaemonRun, daemon_config, message_fields, parse_utc
 
 STAGES = ("decode_to_batch", "preprocess", "inference", "postprocess", "tracking", "total")
 WIDTH, HEIGHT, FPS = 1920, 1080, 15
@@ -66,7 +66,6 @@ def main() -> None:
             run.check_alive()
             messages = message_fields(run.subscriber.timed_messages(first))
             monitor.sample_own()
-            command = " ".join(run.command)
     finally:
         if server is not None:
             server.stop()
@@ -84,7 +83,7 @@ def main() -> None:
         "source": args.source,
         "camera": f"{WIDTH}x{HEIGHT} @ {FPS} fps" + (" (x264 zerolatency over RTSP/TCP)" if server else ""),
         "rtsp_latency_ms": args.rtsp_latency_ms if server else None,
-        "daemon_command": command,
+        "daemon_config": daemon_config([Camera("live", source, options)], model),
         "window_s": round(elapsed, 2),
         "messages": len(messages),
         "processed_fps": round(len(messages) / elapsed, 2),
@@ -97,7 +96,7 @@ def main() -> None:
     e2e = result["end_to_end_ms"]
     print(f"bench_latency {args.source} {result['camera']}: {len(messages)} messages in {elapsed:.1f} s "
           f"({result['processed_fps']:.2f}/s, {result['frames_skipped']} camera frames skipped); capture-to-publish "
-          f"p50 {e2e['p50']:.1f} ms, p99 {e2e['p99']:.1f} ms; foreign load {monitor.record['foreign_cores']:.2f} cores",
+          f"p50 {e2e['p50']:.1f} ms, p99 {e2e['p99']:.1f} ms; other processes {monitor.record['foreign_cores']:.2f} cores",
           flush=True)
     for name in ("before_handover_ms", "publish_ms"):
         print(f"  {name}: p50 {result[name]['p50']:.1f}, p99 {result[name]['p99']:.1f}", flush=True)

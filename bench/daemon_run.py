@@ -1,6 +1,6 @@
 """The real daemon (`jetsentry run --config`) against a real Mosquitto, with a timing subscriber.
 
-Used by the daemon, latency and memory benchmarks.  The broker and the daemon are
+Used by the daemon, latency and soak benchmarks.  The broker and the daemon are
 child processes of the benchmark; the subscriber records each message's arrival wall
 time (same host clock as the daemon's capture_ts).
 """
@@ -64,29 +64,40 @@ def parse_utc(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
-class DaemonRun:
-    """Broker + subscriber + `jetsentry run` on a generated config; use as a context manager."""
+def daemon_config(cameras: list[Camera], model: Path, *, batching: dict | None = None,
+                  capture: dict | None = None, log_level: str = "INFO") -> dict:
+    """The generated configuration, without its `mqtt` section (the broker's port)."""
+    config = {
+        "device_id": DEVICE_ID,
+        "cameras": [{"id": cam.id, "source": cam.source, **cam.options} for cam in cameras],
+        "model": {"path": str(model)},
+        "logging": {"level": log_level},
+    }
+    if batching:
+        config["batching"] = batching
+    if capture:
+        config["capture"] = capture
+    return config
 
-    def __init__(self, cameras: list[Camera], model: Path, *, batching: dict | None = None,
-                 capture: dict | None = None, log_level: str = "INFO") -> None:
+
+class DaemonRun:
+    """Broker + subscriber + `jetsentry run` on a generated config; use as a context manager.
+
+    `launcher`: the argv that runs `jetsentry` (default: the venv's jetsentry script), e.g.
+    under bench/memprobe.py; the other keywords go to daemon_config().
+    """
+
+    def __init__(self, cameras: list[Camera], model: Path, *, launcher: list[str] | None = None,
+                 **config_options) -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix="jetsentry-bench-")
         self.workdir = Path(self._tmp.name)
         self.broker = Broker(self.workdir / "broker")
-        config = {
-            "device_id": DEVICE_ID,
-            "cameras": [{"id": cam.id, "source": cam.source, **cam.options} for cam in cameras],
-            "model": {"path": str(model)},
-            "mqtt": {"host": self.broker.host, "port": self.broker.port},
-            "logging": {"level": log_level},
-        }
-        if batching:
-            config["batching"] = batching
-        if capture:
-            config["capture"] = capture
+        config = {**daemon_config(cameras, model, **config_options),
+                  "mqtt": {"host": self.broker.host, "port": self.broker.port}}
         self.config_path = self.workdir / "jetsentry.yaml"
         self.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
         self.log_path = self.workdir / "daemon.log"
-        self.command = [JETSENTRY, "run", "--config", str(self.config_path)]
+        self.command = [*(launcher or [JETSENTRY]), "run", "--config", str(self.config_path)]
         self.subscriber: TimedSubscriber | None = None
         self.process: subprocess.Popen | None = None
 

@@ -44,6 +44,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     # Before the heavy imports and the model load, so that a stop during them is a clean stop.
     stop = StopRequest().install()
+    from jetsentry.malloc_arenas import cap_malloc_arenas
+
+    cap_malloc_arenas()  # before the imports and stages below start threads
     from jetsentry.service import run_service
 
     try:
