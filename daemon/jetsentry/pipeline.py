@@ -123,7 +123,7 @@ class FrameProcessor:
         info = detector.info
         self._labels = np.asarray(info.class_names, dtype=object)
         self._model = MessageModelInfo(name=info.name, version=info.version or "", sha256=info.sha256)
-        self.backend = detector.engine.backend
+        self.backend = detector.engine.backend  # the backend type (model.backend.type)
         if self._tracker_config is not None and detector.confidence < self._tracker_config.low_threshold:
             log.warning("model.confidence %g is below tracker.low_threshold %g: with tracking on, no detection "
                         "scoring %g or less is published", detector.confidence,
@@ -159,12 +159,18 @@ class FrameProcessor:
         return self.complete(self.prepare(frames, batch_formed))
 
     def prepare(self, frames: Sequence[Frame], batch_formed: float | None = None) -> PreparedBatch:
-        """Colour conversion and letterboxing of a non-empty batch (may run in another thread
-        than ``complete``, one batch ahead)."""
+        """Pre-processing of a non-empty batch by the engine's side (colour conversion and
+        letterbox; may run in another thread than ``complete``, one batch ahead).  Device
+        pictures go back to their decoders once read, also when pre-processing failed."""
         if not frames:
             raise ValueError("no frames to prepare")
         formed = self._clock() if batch_formed is None else batch_formed
-        return PreparedBatch(list(frames), formed, self._detector.prepare([f.image for f in frames]))
+        try:
+            prepared = self._detector.prepare(frames)
+        finally:
+            for frame in frames:
+                frame.release()
+        return PreparedBatch(list(frames), formed, prepared)
 
     def complete(self, batch: PreparedBatch) -> list[ProcessedFrame]:
         """Inference, decoding, tracking and messages for a prepared batch, in batch order."""

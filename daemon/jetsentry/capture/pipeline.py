@@ -65,10 +65,12 @@ def appsink_tail(sink: SinkOptions) -> str:
 
 
 def decoder_chain(decoder: str) -> str:
-    """decoder [! nvvidconv]: Jetson decoders output NVMM memory, which must be copied to
-    system memory before the appsink."""
+    """decoder [! nvvidconv]: Jetson decoders output NVMM memory, which nvvidconv copies to
+    system memory as NV12 (the decoder's own layout, which the GPU pre-processor reads
+    in place on a Jetson's unified memory; the CPU path converts NV12 as it does I420).
+    Unverified here: this project has no Jetson to run it on."""
     if outputs_nvmm(decoder):
-        return f"{decoder} ! nvvidconv ! video/x-raw,format=I420"
+        return f"{decoder} ! nvvidconv ! video/x-raw,format=NV12"
     if decoder.startswith("avdec_"):
         return f"{decoder} max-threads={CPU_DECODER_THREADS}"
     return decoder

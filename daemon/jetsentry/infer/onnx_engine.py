@@ -22,6 +22,7 @@ except ImportError as exc:
 
 if TYPE_CHECKING:
     from jetsentry.config.models import ModelConfig
+    from jetsentry.infer.engine import EngineOptions
 
 # Provider order per backend; ONNX Runtime hands nodes a provider cannot run to the next one.
 PROVIDERS: dict[str, tuple[str, ...]] = {
@@ -178,7 +179,8 @@ class OnnxRuntimeEngine:
             )
 
 
-def from_config(model_cfg: ModelConfig) -> OnnxRuntimeEngine:
-    return OnnxRuntimeEngine(
-        model_cfg.path, backend=model_cfg.backend, threads=model_cfg.threads, parallel_runs=model_cfg.parallel_runs
-    )
+def from_config(model_cfg: ModelConfig, options: EngineOptions | None = None) -> OnnxRuntimeEngine:
+    """The CPU backend (model.backend.type onnxruntime-cpu)."""
+    backend = model_cfg.backend
+    return OnnxRuntimeEngine(model_cfg.path, backend=backend.type, threads=backend.threads,
+                             parallel_runs=backend.parallel_runs)
