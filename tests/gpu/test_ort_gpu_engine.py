@@ -46,13 +46,15 @@ def test_half_input_model(ort_cuda, make_model):
 
 
 def test_a_cap_the_engine_cannot_meet_is_refused(ort_cuda, make_model, simple_head):
-    config = ModelConfig(path=make_model(simple_head), backend={"type": "onnxruntime-cuda", "gpu_mem_limit_mib": 16,
-                                                                "max_batch": 64})
+    config = ModelConfig(path=make_model(simple_head, batch=None, hw=(640, 640)),  # 64 inputs: 300 MiB
+                         backend={"type": "onnxruntime-cuda", "gpu_mem_limit_mib": 16, "max_batch": 64})
     with pytest.raises(GpuMemoryError, match="more than its cap of 16 MiB"):
         create_engine(config, EngineOptions(max_batch=64))
-    free_mib = ort_cuda and __import__("jetsentry.gpu.cuda", fromlist=["get_device"]).get_device(0).memory_info()[1] >> 20
+    from jetsentry.gpu.cuda import get_device
+
+    total_mib = get_device(0).memory_info()[1] >> 20
     too_much = ModelConfig(path=make_model(simple_head, name="b.onnx"),
-                           backend={"type": "onnxruntime-cuda", "gpu_mem_limit_mib": free_mib + 1024})
+                           backend={"type": "onnxruntime-cuda", "gpu_mem_limit_mib": total_mib + 1024})
     with pytest.raises(GpuMemoryError, match="is more than GPU 0"):
         create_engine(too_much)
 
@@ -75,3 +77,30 @@ def test_coco_detections_match_the_cpu_path(ort_cuda, coco_model):
             np.testing.assert_allclose(have.boxes, want.boxes, atol=1.0)
             np.testing.assert_allclose(have.scores, want.scores, atol=0.01)
             np.testing.assert_array_equal(have.class_ids, want.class_ids)
+
+
+@pytest.mark.parametrize("classes", [None, [0, 2, 5]])
+def test_candidates_selected_on_the_gpu_give_the_cpu_detections_exactly(ort_cuda, coco_model, classes):
+    from jetsentry.infer.detector import resolve_classes
+    from jetsentry.infer.postprocess import PostprocessSettings, postprocess, postprocess_candidates
+    from jetsentry.infer.model_info import ModelInfo
+
+    bgrs = scenes(count=3)
+    frames = [Frame("cam", i, yuv(nv12_from_bgr(b), 1920, 1080, "NV12"), 0.0, 0.0) for i, b in enumerate(bgrs)]
+    detector = Detector.from_config(ModelConfig(path=coco_model, backend={"type": "onnxruntime-cuda", "max_batch": 4}),
+                                    EngineOptions(max_batch=4))
+    try:
+        prepared = detector.prepare(frames)
+        ids = resolve_classes(classes or [], ModelInfo.from_onnx(coco_model))
+        settings = PostprocessSettings(confidence=0.1, class_ids=ids)
+        head = detector.engine.infer(prepared.tensor)
+        expected = postprocess(head, prepared.boxes, settings)
+        got = postprocess_candidates(detector.engine.infer_candidates(prepared.tensor, 0.1, ids), prepared.boxes,
+                                     settings)
+    finally:
+        detector.close()
+    assert sum(len(d) for d in expected) > 0
+    for want, have in zip(expected, got):
+        np.testing.assert_array_equal(have.boxes, want.boxes)
+        np.testing.assert_array_equal(have.scores, want.scores)
+        np.testing.assert_array_equal(have.class_ids, want.class_ids)

@@ -41,7 +41,7 @@ def test_runs_on_device_buffers_and_matches_the_cpu(ort_cuda, make_model, tmp_pa
         assert engine.plan.input_shape == (4, 3, 64, 64)
         for levels in ([0.25], [0.125, 0.5, 0.875], [0.5] * 4):
             np.testing.assert_allclose(engine.infer(_batch(levels)), cpu.infer(_batch(levels)), atol=1e-6)
-        with pytest.raises(ValueError, match="larger than the engine's profile maximum"):
+        with pytest.raises(ValueError, match="larger than the engine's buffers"):
             engine.infer(_batch([0.5] * 5))
     finally:
         engine.close()
@@ -103,3 +103,20 @@ def test_a_refused_execution_is_a_tensorrt_error(ort_cuda, make_model, simple_he
         assert caught.value.call == "IExecutionContext.execute_async_v3"
     finally:
         engine.close()
+
+
+def test_a_static_batch_engine_runs_larger_batches_in_runs(ort_cuda, make_model, tmp_path):
+    from jetsentry.infer.onnx_engine import OnnxRuntimeEngine
+
+    base = np.zeros((7, 4), np.float32)
+    path = make_model(base, brightness=np.ones_like(base), batch=1)
+    engine = _engine(path, tmp_path, "10.3.0")  # options.max_batch = 4, the model's batch 1
+    cpu = OnnxRuntimeEngine(path, threads=1)
+    try:
+        levels = [0.125, 0.5, 0.875]
+        np.testing.assert_allclose(engine.infer(_batch(levels)), cpu.infer(_batch(levels)), atol=1e-6)
+        found = engine.infer_candidates(_batch(levels), 0.3, None)
+        assert [len(c.scores) for c in found] == [0, 4, 4]  # every anchor scores the brightness
+    finally:
+        engine.close()
+        cpu.close()

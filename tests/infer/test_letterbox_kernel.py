@@ -42,7 +42,7 @@ def test_frame_params_match_the_kernels_struct():
 
 
 @pytest.mark.parametrize("arch", [87, 90, 110])  # Jetson Orin, H100/H200, Jetson Thor
-def test_kernel_compiles_for_jetsentrys_gpus(arch):
+def test_kernels_compile_for_jetsentrys_gpus(arch):
     from jetsentry.gpu.nvrtc import compile_source, supported_archs
 
     try:
@@ -51,8 +51,11 @@ def test_kernel_compiles_for_jetsentrys_gpus(arch):
         pytest.skip(f"needs NVRTC: {exc}")
     if arch not in archs and not any(a < arch for a in archs):
         pytest.skip(f"this NVRTC does not know sm_{arch}")
-    image = compile_source(kernel.SOURCE, arch=arch, name="letterbox.cu")
-    assert image.kind in ("cubin", "ptx") and len(image.data) > 1000
+    from jetsentry.infer import head_kernel
+
+    for source in (kernel.SOURCE, head_kernel.SOURCE):
+        image = compile_source(source, arch=arch, name="kernel.cu")
+        assert image.kind in ("cubin", "ptx") and len(image.data) > 1000
 
 
 def test_compile_errors_carry_the_log():

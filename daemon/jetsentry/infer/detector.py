@@ -13,7 +13,7 @@ from jetsentry.detections import Detections
 from jetsentry.infer.engine import Engine, EngineOptions, create_engine, create_preprocessor
 from jetsentry.infer.letterbox import Letterbox
 from jetsentry.infer.model_info import ModelInfo
-from jetsentry.infer.postprocess import PostprocessSettings, postprocess
+from jetsentry.infer.postprocess import PostprocessSettings, postprocess, postprocess_candidates
 
 if TYPE_CHECKING:
     from jetsentry.config.models import ModelConfig
@@ -127,9 +127,15 @@ class Detector:
         """
         settings = self._settings if confidence is None else replace(self._settings, confidence=confidence)
         start = time.perf_counter()
-        output = self.engine.infer(prepared.tensor)
-        inferred = time.perf_counter()
-        detections = postprocess(output, prepared.boxes, settings)
+        select = getattr(self.engine, "infer_candidates", None)
+        if select is not None:  # a GPU engine picks the anchors above the threshold on the device
+            candidates = select(prepared.tensor, settings.confidence, settings.class_ids)
+            inferred = time.perf_counter()
+            detections = postprocess_candidates(candidates, prepared.boxes, settings)
+        else:
+            output = self.engine.infer(prepared.tensor)
+            inferred = time.perf_counter()
+            detections = postprocess(output, prepared.boxes, settings)
         done = time.perf_counter()
         return detections, StageTimes(
             preprocess_ms=prepared.preprocess_ms,

@@ -3,7 +3,8 @@
 The input is bound to a device buffer: the letterbox kernel's output (this engine's
 pre-processor, infer/gpu_preprocess.py) or, for a host array, this engine's own input
 buffer after one copy.  The output is bound to a device buffer allocated once for the
-largest batch; only the raw head crosses to the host, into pinned memory.  ONNX Runtime
+largest batch; the frame path takes only the anchors above the threshold from it
+(``infer_candidates``, selected on the GPU), ``infer`` the whole head.  ONNX Runtime
 runs on this engine's one CUDA stream (``user_compute_stream``), so copies and
 inference are ordered without extra synchronisation.
 
@@ -22,6 +23,7 @@ from jetsentry.gpu.cuda import MIB, check_memory_cap, get_device
 from jetsentry.gpu.memory import DeviceBuffer, DeviceTensor, PinnedBuffer, Resources, Stream, copy_dtoh_async, upload_batch
 from jetsentry.infer.errors import BackendUnavailableError, ModelError
 from jetsentry.infer.gpu_preprocess import GpuLetterbox, input_buffer_bytes, max_input_hw
+from jetsentry.infer.head_kernel import Candidates, HeadDecoder
 from jetsentry.infer.model_info import ModelInfo
 from jetsentry.optional import ONNX_RUNTIME, missing
 
@@ -76,6 +78,7 @@ class OrtGpuEngine:
         self._cap = backend.gpu_mem_limit_mib * MIB if backend.gpu_mem_limit_mib is not None else None
         self._resources = Resources(self.device)
         self._session = None
+        self._decoder: HeadDecoder | None = None
         try:
             self._open(backend, cache_dir)
         except BaseException:
@@ -119,12 +122,45 @@ class OrtGpuEngine:
         self._host_out = keep(PinnedBuffer(self.device, self._output_bytes))
         self._run_options = ort.RunOptions()
         self._run_options.log_severity_level = 4
+        self._warm_up()
+
+    def _warm_up(self) -> None:
+        """Run the smallest and the largest batch once: cuDNN picks its convolution algorithms
+        on a shape's first run (about a second for a 640x640 YOLOv8n on an H200), which would
+        otherwise stall the first frames."""
+        if self.info.output_channels is None:
+            return  # a dynamic head is checked by a test run (infer/engine.py), which warms up too
+        height, width = max_input_hw(self.info, self.input_size)
+        for count in sorted({self.info.batch_size or 1, self.info.batch_size or self.max_batch}):
+            self._run_all(np.zeros((count, 3, height, width), np.float32))
+        self._stream.synchronize()
 
     def create_preprocessor(self, input_size: int) -> GpuLetterbox:
         # Room for a static batch's padded last chunk, which the engine reads whole.
         return GpuLetterbox(self.device, self.info, input_size, self._slots, self._input_dtype)
 
     def infer(self, batch: DeviceTensor | np.ndarray) -> np.ndarray:
+        """The raw head [B, 4+C, N] as float32 on the host."""
+        count, channels, anchors = self._run_all(batch)
+        out_bytes = count * channels * anchors * self._output_dtype.itemsize
+        copy_dtoh_async(self._host_out.ptr, self._output.ptr, out_bytes, self._stream.handle)
+        self._stream.synchronize()
+        output = self._host_out.view(self._output_dtype, (count, channels, anchors))
+        return output.astype(np.float32)  # a copy: the pinned buffer is reused by the next batch
+
+    def infer_candidates(self, batch: DeviceTensor | np.ndarray, confidence: float,
+                         class_ids: np.ndarray | None) -> list[Candidates]:
+        """Each image's anchors above ``confidence``, selected on the GPU (infer/head_kernel.py)."""
+        count, channels, anchors = self._run_all(batch)
+        if self._decoder is None or self._decoder.anchors != anchors:
+            if self._decoder is not None:
+                self._decoder.close()
+            self._decoder = HeadDecoder(self.device, self._slots, channels, anchors)
+        return self._decoder.decode(self._output.ptr, count, half=self._output_dtype == np.float16,
+                                    confidence=confidence, class_ids=class_ids, stream=self._stream.handle)
+
+    def _run_all(self, batch: DeviceTensor | np.ndarray) -> tuple[int, int, int]:
+        """Run the model on a batch; the head of its images lies in the output buffer, in order."""
         if self._session is None:
             raise RuntimeError("engine is closed")
         self.device.activate()
@@ -151,11 +187,7 @@ class OrtGpuEngine:
         for run in range(runs):
             self._run(tensor.ptr + run * in_step, (chunk, 3, height, width),
                       self._output.ptr + run * out_step, (chunk, channels, anchors))
-        out_bytes = count * channels * anchors * self._output_dtype.itemsize
-        copy_dtoh_async(self._host_out.ptr, self._output.ptr, out_bytes, self._stream.handle)
-        self._stream.synchronize()
-        output = self._host_out.view(self._output_dtype, (count, channels, anchors))
-        return output.astype(np.float32)  # a copy: the pinned buffer is reused by the next batch
+        return count, channels, anchors
 
     def _run(self, input_ptr: int, input_shape: tuple, output_ptr: int, output_shape: tuple) -> None:
         binding = self._session.io_binding()
@@ -174,6 +206,9 @@ class OrtGpuEngine:
     def close(self) -> None:
         """Free the device buffers and the stream, after the session is gone."""
         self._session = None
+        if self._decoder is not None:
+            self._decoder.close()
+            self._decoder = None
         self._resources.free_all()
 
 

@@ -25,6 +25,7 @@ from jetsentry.gpu.memory import DeviceBuffer, DeviceTensor, PinnedBuffer, Resou
 from jetsentry.infer.engine_cache import EngineCache, EngineKey
 from jetsentry.infer.errors import ModelError, TensorRTError
 from jetsentry.infer.gpu_preprocess import GpuLetterbox
+from jetsentry.infer.head_kernel import Candidates, HeadDecoder
 from jetsentry.infer.model_info import ModelInfo
 from jetsentry.infer.tensorrt_build import (
     build_engine,
@@ -61,6 +62,7 @@ class TensorRTEngine:
         self.device = get_device(backend.device)
         self._cap = backend.gpu_mem_limit_mib * MIB if backend.gpu_mem_limit_mib is not None else None
         self._resources = Resources(self.device)
+        self._decoder: HeadDecoder | None = None
         self._context = self._engine = self._runtime = None
         settings = build_settings(self.info, backend, max_batch=max_batch, input_size=input_size, major=self._major)
         key = EngineKey(self.info.name, self.info.sha256, settings, build_environment(trt, self.device.info))
@@ -69,6 +71,7 @@ class TensorRTEngine:
             key, lambda timing: build_engine(trt, self.info.path, settings, major=self._major, timing_cache=timing),
             allow_build=backend.build_at_start)
         self.engine_path = cached.path
+        self.max_batch = max_batch
         try:
             self._open(cached.data, backend.dla_core)
         except BaseException:
@@ -94,35 +97,67 @@ class TensorRTEngine:
                                 call="ICudaEngine.create_execution_context")
         self._io = tensor_io(trt, self._major, self._engine, self._context)
         self.plan = plan_buffers(self._io, self.info)
-        self.max_batch = self.plan.input_shape[0]
-        need = self._io.device_memory_bytes() + self.plan.input_bytes * 3 + self.plan.output_bytes
+        # A batch runs in profile-sized runs (a static model's batch each); the buffers hold
+        # the runs of the largest batch, back to back.
+        self._chunk = self.plan.input_shape[0]
+        runs = -(-self.max_batch // self._chunk)
+        self._slots = runs * self._chunk
+        input_bytes, output_bytes = self.plan.input_bytes * runs, self.plan.output_bytes * runs
+        need = self._io.device_memory_bytes() + input_bytes * 3 + output_bytes
         check_memory_cap(self.device, self._cap, need, f"model.backend tensorrt on {self.info.path.name}")
         keep = self._resources.keep
         self._stream = keep(Stream(self.device))
-        self._input = keep(DeviceBuffer(self.device, self.plan.input_bytes))
-        self._output = keep(DeviceBuffer(self.device, self.plan.output_bytes))
-        self._host_in = keep(PinnedBuffer(self.device, self.plan.input_bytes))
-        self._host_out = keep(PinnedBuffer(self.device, self.plan.output_bytes))
+        self._input = keep(DeviceBuffer(self.device, input_bytes))
+        self._output = keep(DeviceBuffer(self.device, output_bytes))
+        self._host_in = keep(PinnedBuffer(self.device, input_bytes))
+        self._host_out = keep(PinnedBuffer(self.device, output_bytes))
 
     def create_preprocessor(self, input_size: int) -> GpuLetterbox:
-        return GpuLetterbox(self.device, self.info, input_size, self.max_batch, self.plan.input.dtype)
+        return GpuLetterbox(self.device, self.info, input_size, self._slots, self.plan.input.dtype)
 
     def infer(self, batch: DeviceTensor | np.ndarray) -> np.ndarray:
+        """The raw head [B, 4+C, N] as float32 on the host."""
+        count, runs = self._run_all(batch)
+        used = sum(int(np.prod(shape)) for shape, _ in runs) * self.plan.output.dtype.itemsize
+        copy_dtoh_async(self._host_out.ptr, self._output.ptr, used, self._stream.handle)
+        self._stream.synchronize()
+        dtype, parts, offset = self.plan.output.dtype, [], 0
+        for shape, keep in runs:
+            size = int(np.prod(shape)) * dtype.itemsize
+            parts.append(self._host_out.array[offset : offset + size].view(dtype).reshape(shape)[:keep])
+            offset += size
+        return np.concatenate(parts).astype(np.float32)
+
+    def infer_candidates(self, batch: DeviceTensor | np.ndarray, confidence: float,
+                         class_ids: np.ndarray | None) -> list[Candidates]:
+        """Each image's anchors above ``confidence``, selected on the GPU (infer/head_kernel.py)."""
+        count, runs = self._run_all(batch)
+        _, channels, anchors = runs[0][0]
+        if self._decoder is None or self._decoder.anchors != anchors:
+            if self._decoder is not None:
+                self._decoder.close()
+            self._decoder = HeadDecoder(self.device, self._slots, channels, anchors)
+        # Runs' outputs follow each other; only a static batch's last run is padded, at the end.
+        return self._decoder.decode(self._output.ptr, count, half=self.plan.output.dtype == np.float16,
+                                    confidence=confidence, class_ids=class_ids, stream=self._stream.handle)
+
+    def _run_all(self, batch: DeviceTensor | np.ndarray) -> tuple[int, list[tuple[tuple[int, ...], int]]]:
+        """Run a batch in profile-sized runs; their heads follow each other in the output buffer.
+        Returns the image count and each run's (output shape, images of it kept)."""
         if self._context is None:
             raise RuntimeError("engine is closed")
         self.device.activate()
         tensor = batch if isinstance(batch, DeviceTensor) else upload_batch(
             batch, self.plan.input.dtype, self._host_in, self._input, self._stream,
-            f"the engine's profile maximum {list(self.plan.input_shape)}")
+            f"the engine's buffers ({self._slots} inputs of the profile's largest, {list(self.plan.input_shape[1:])})")
         if np.dtype(tensor.dtype) != self.plan.input.dtype:
             raise ValueError(f"input is {np.dtype(tensor.dtype)}; the engine takes {self.plan.input.dtype}")
         count, *image = tensor.shape
-        chunk = self.max_batch if self.info.batch_size is None else self.info.batch_size
+        chunk = self._chunk
         name_in, name_out = self.plan.input.name, self.plan.output.name
         in_frame = int(np.prod(image)) * self.plan.input.dtype.itemsize
-        outputs = []
-        done = 0
-        out_at = self._output.ptr
+        runs: list[tuple[tuple[int, ...], int]] = []
+        done, out_at = 0, self._output.ptr
         while done < count:
             run = min(chunk, count - done) if self.info.batch_size is None else chunk
             self._io.set_input_shape(name_in, (run, *image))
@@ -133,16 +168,10 @@ class TensorRTEngine:
             self._io.set_address(name_in, tensor.ptr + done * in_frame)
             self._io.set_address(name_out, out_at)
             self._io.execute(self._stream.handle)
-            outputs.append((shape, out_at - self._output.ptr, min(run, count - done)))
+            runs.append((shape, min(run, count - done)))
             out_at += out_bytes
             done += run
-        used = out_at - self._output.ptr
-        copy_dtoh_async(self._host_out.ptr, self._output.ptr, used, self._stream.handle)
-        self._stream.synchronize()
-        dtype = self.plan.output.dtype
-        parts = [self._host_out.array[offset : offset + int(np.prod(shape)) * dtype.itemsize].view(dtype)
-                 .reshape(shape)[:keep] for shape, offset, keep in outputs]
-        return np.concatenate(parts).astype(np.float32)
+        return count, runs
 
     def close(self) -> None:
         """Release the context, engine and runtime (in that order), then the buffers and stream."""
@@ -152,6 +181,9 @@ class TensorRTEngine:
         self._context = None
         self._engine = None
         self._runtime = None
+        if self._decoder is not None:
+            self._decoder.close()
+            self._decoder = None
         self._resources.free_all()
 
 
