@@ -125,10 +125,12 @@ class DevicePicture:
         host = np.empty((even_h * 3 // 2, even_w), np.uint8)
         device = get_device(self.device)
         device.activate()
+        # The legacy default stream: the producer synchronised its own stream already, and
+        # that stream may be gone when a consumer downloads late.
         for dst_row, src, rows in ((0, self.luma_ptr, even_h), (even_h, self.chroma_ptr, even_h // 2)):
             copy_2d_async(dst=host.ctypes.data + dst_row * even_w, dst_pitch=even_w, src=src, src_pitch=self.pitch,
-                          width_bytes=even_w, height=rows, stream=self.stream, dst_host=True)
-        check(driver.cuStreamSynchronize(self.stream), "cuStreamSynchronize")
+                          width_bytes=even_w, height=rows, stream=0, dst_host=True)
+        check(driver.cuStreamSynchronize(0), "cuStreamSynchronize")
         return YuvImage(host, self.width, self.height, "NV12")
 
     def __repr__(self) -> str:

@@ -141,7 +141,7 @@ class NvdecConnection:
         if source.kind == "file":
             check_file(source.path)
         from jetsentry.gpu.cuda import get_device
-        from jetsentry.gpu.memory import Stream
+        from jetsentry.gpu.memory import stream_pool
 
         self._frames = frames
         self._camera_id = camera.id
@@ -153,7 +153,8 @@ class NvdecConnection:
         self._lossless, self._paced = lossless, paced
         self._wall_clock, self._clock = wall_clock, clock
         self._gpu = get_device(device)
-        self._stream = Stream(self._gpu)
+        self._streams = stream_pool(self._gpu)
+        self._stream = self._streams.take()  # given back, never destroyed: see StreamPool
         self._events: queue.Queue[ConnectionEvent | None] = queue.Queue()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -187,7 +188,8 @@ class NvdecConnection:
             self._thread.join()
         if self._pool is not None:
             self._pool.close()
-        self._stream.destroy()
+        self._stream.synchronize()
+        self._streams.give_back(self._stream)
 
     # ---- the decode thread ----------------------------------------------------------
 
@@ -228,7 +230,8 @@ class NvdecConnection:
         except Exception as exc:  # noqa: BLE001 - PyNvVideoCodec raises its own types
             self._events.put(Failed(self._classify(exc)))
         finally:
-            del decoder, demuxer  # PyNvVideoCodec frees its decoder when the object goes
+            frame = packet = None  # noqa: F841 - drop every reference to the decoder's objects here
+            decoder = demuxer = None  # noqa: F841 - PyNvVideoCodec frees its decoder when the object goes
 
     def _open(self, nvc: Any) -> Any:
         try:

@@ -214,3 +214,42 @@ def upload_batch(batch: np.ndarray, dtype: np.dtype, host: PinnedBuffer, dest: D
     np.copyto(host.view(data.dtype, data.shape), data)
     copy_htod_async(dest.ptr, host.ptr, data.nbytes, stream)
     return DeviceTensor(dest.ptr, tuple(data.shape), data.dtype, dest.device.index)
+
+
+class StreamPool:
+    """Streams lent to short-lived users (one per decoder connection) and kept for the process.
+
+    PyNvVideoCodec's decoder uses the stream it was created with until the decoder object is
+    freed, which Python may do later than the connection's close; a stream destroyed under
+    it crashed the driver once on the H200 (libcuda segfault, 16 streams reconnecting).  So
+    streams go back to this pool instead, to be lent again: as many exist as connections ever
+    ran at once.
+    """
+
+    def __init__(self, device: CudaDevice) -> None:
+        import threading
+
+        self.device = device
+        self._free: list[Stream] = []
+        self._lock = threading.Lock()
+
+    def take(self) -> Stream:
+        with self._lock:
+            if self._free:
+                return self._free.pop()
+        return Stream(self.device)
+
+    def give_back(self, stream: Stream) -> None:
+        with self._lock:
+            self._free.append(stream)
+
+
+_stream_pools: dict[int, StreamPool] = {}
+
+
+def stream_pool(device: CudaDevice) -> StreamPool:
+    """The process's StreamPool for ``device``."""
+    pool = _stream_pools.get(device.index)
+    if pool is None:
+        pool = _stream_pools.setdefault(device.index, StreamPool(device))
+    return pool
