@@ -117,7 +117,11 @@ class Service:
         return True
 
     def _run_prepared_ahead(self, stop: StopRequest) -> None:
-        """Batching and letterboxing in an idle-priority thread, one batch ahead (batch/prefetch.py)."""
+        """Batching and letterboxing in an idle-priority thread, one batch ahead (batch/prefetch.py).
+
+        Tracking and messages stay in this thread: finishing them in a third thread, behind
+        the next inference (batch/finisher.py), measured slower at 16 GPU streams, where the
+        threads contend for the interpreter (docs/PERFORMANCE.md, the GPU path)."""
 
         def batches():
             while not stop.is_set() and self._exit_code is None:
