@@ -36,7 +36,7 @@ def main() -> int:
                                     usedevicememory=True)
         for packet in demuxer:
             frames = decoder.Decode(packet)
-            if frames:
+            if frames and "frame_attrs" not in facts:
                 frame = frames[0]
                 facts["frame_attrs"] = [a for a in dir(frame) if not a.startswith("__")]
                 facts["frame_shape"] = str(getattr(frame, "shape", None))
@@ -49,7 +49,13 @@ def main() -> int:
                 except Exception as exc:  # noqa: BLE001
                     facts["cuda_views_error"] = repr(exc)
                 facts["timestamp"] = str(getattr(frame, "timestamp", None))
-                break
+        total = 0
+        demuxer = nvc.CreateDemuxer(sys.argv[1])
+        decoder = nvc.CreateDecoder(gpuid=0, codec=demuxer.GetNvCodecId(), cudacontext=0, cudastream=0,
+                                    usedevicememory=True)
+        for packet in demuxer:
+            total += len(decoder.Decode(packet))
+        facts["frames_decoded_in_one_pass"] = total
     except Exception as exc:  # noqa: BLE001
         facts["pynvvideocodec_error"] = repr(exc)
     print(json.dumps(facts, indent=1, default=str))
