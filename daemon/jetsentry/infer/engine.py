@@ -8,7 +8,10 @@ disables one backend, never the daemon.
 Pre-processing belongs to the engine's side: an engine may offer
 ``create_preprocessor(input_size)``, which turns captured pictures into the input it
 takes (a GPU backend letterboxes NV12 on the GPU into its own input buffer); an engine
-without one gets the CPU letterbox (infer/preprocess.py).
+without one gets the CPU letterbox (infer/preprocess.py).  A GPU engine may also offer
+``infer_candidates(batch, confidence, class_ids)``: the anchors above the threshold,
+selected on the device (infer/head_kernel.py), which the Detector then uses instead of
+the whole head.
 """
 
 from __future__ import annotations
