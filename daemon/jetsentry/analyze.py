@@ -17,6 +17,7 @@ from jetsentry.capture.errors import CaptureError
 from jetsentry.capture.frame import Frame
 from jetsentry.capture.reader import VideoFileReader
 from jetsentry.config.models import ModelConfig, TrackerConfig
+from jetsentry.infer.engine import DEFAULT_STATE_DIR, EngineOptions
 from jetsentry.pipeline import FrameProcessor, ProcessedFrame
 
 STAGES = ("decode_to_batch", "preprocess", "inference", "postprocess", "tracking", "total")
@@ -86,42 +87,48 @@ def _batches(frames: Iterable[Frame], size: int) -> Iterator[list[Frame]]:
 
 
 def build_processor(model_cfg: ModelConfig, tracker_cfg: TrackerConfig | None, *, camera_id: str,
-                    frame_rate: float | None, device_id: str = "analyze") -> FrameProcessor:
+                    frame_rate: float | None, device_id: str = "analyze",
+                    options: EngineOptions | None = None) -> FrameProcessor:
     from jetsentry.infer import Detector
 
-    detector = Detector.from_config(model_cfg)
+    detector = Detector.from_config(model_cfg, options)
     processor = FrameProcessor(detector, device_id=device_id, tracker=tracker_cfg)
     if frame_rate:
         processor.set_frame_rate(camera_id, frame_rate)
     return processor
 
 
-def _settings(args: argparse.Namespace) -> tuple[ModelConfig, TrackerConfig | None]:
+def _settings(args: argparse.Namespace) -> tuple[ModelConfig, TrackerConfig | None, EngineOptions]:
     """Model and tracker settings: from --config if given, then command-line overrides."""
     from jetsentry.config import load_config, validate_section
 
     model_fields: dict = {}
     tracker_cfg = TrackerConfig()
+    state_dir = DEFAULT_STATE_DIR
     if args.config is not None:
         cfg = load_config(args.config)
         model_fields = cfg.model.model_dump()
         tracker_cfg = cfg.tracker
+        state_dir = cfg.state_dir
+    if getattr(args, "state_dir", None) is not None:
+        state_dir = args.state_dir
     model_fields["path"] = args.model
     for attr, key in (("input_size", "input_size"), ("conf", "confidence"), ("iou", "iou"), ("backend", "backend")):
         value = getattr(args, attr)
         if value is not None:
             model_fields[key] = value
     model_cfg = validate_section(ModelConfig, model_fields, "model settings")
-    return model_cfg, (None if args.no_track or not tracker_cfg.enabled else tracker_cfg)
+    options = EngineOptions(max_batch=max(1, args.batch), state_dir=state_dir)
+    return model_cfg, (None if args.no_track or not tracker_cfg.enabled else tracker_cfg), options
 
 
 def analyze_main(args: argparse.Namespace) -> int:
     from jetsentry.config import ConfigError, report_config_error
-    from jetsentry.infer import BackendUnavailableError, ModelError, backend_factory
+    from jetsentry.infer import BackendUnavailableError, GpuError, ModelError, backend_factory
     from jetsentry.optional import GSTREAMER, require
 
     try:
-        model_cfg, tracker_cfg = _settings(args)
+        model_cfg, tracker_cfg, options = _settings(args)
     except ConfigError as exc:
         report_config_error(exc)
         return 2
@@ -132,8 +139,9 @@ def analyze_main(args: argparse.Namespace) -> int:
         require("jetsentry analyze", GSTREAMER)
         backend_factory(model_cfg.backend)
         reader = VideoFileReader(args.video, camera_id=args.camera_id, decoder=args.decoder, idle_priority=True)
-        processor = build_processor(model_cfg, tracker_cfg, camera_id=args.camera_id, frame_rate=reader.fps)
-    except (CaptureError, ModelError, BackendUnavailableError, ValueError) as exc:
+        processor = build_processor(model_cfg, tracker_cfg, camera_id=args.camera_id, frame_rate=reader.fps,
+                                    options=options)
+    except (CaptureError, ModelError, BackendUnavailableError, GpuError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

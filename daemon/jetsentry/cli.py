@@ -1,4 +1,4 @@
-"""The `jetsentry` command: run, analyze, check-config, synth, eval, version.
+"""The `jetsentry` command: run, analyze, check-config, engines, synth, eval, version.
 
 Each subcommand imports its module lazily so `jetsentry version` or
 `check-config` work without GStreamer or ONNX Runtime being importable.
@@ -73,8 +73,14 @@ def _cmd_eval(argv: list[str]) -> int:
     return eval_main(argv)
 
 
+def _cmd_engines(argv: list[str]) -> int:
+    from jetsentry.engines_cli import main as engines_main
+
+    return engines_main(argv)
+
+
 # Subcommands that own their argument parsing.
-_DELEGATED = {"synth": _cmd_synth, "eval": _cmd_eval}
+_DELEGATED = {"synth": _cmd_synth, "eval": _cmd_eval, "engines": _cmd_engines}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -95,7 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input-size", type=int, help="longest input side for dynamic-shape models")
     p.add_argument("--conf", type=float, help="confidence threshold")
     p.add_argument("--iou", type=float, help="NMS IoU threshold")
-    p.add_argument("--backend", help="onnxruntime-cpu (default), onnxruntime-cuda, onnxruntime-tensorrt")
+    p.add_argument("--backend", help="onnxruntime-cpu (default), onnxruntime-cuda, onnxruntime-tensorrt, tensorrt")
+    p.add_argument("--state-dir", type=Path, help="where built TensorRT engines are kept (default: the config's "
+                   "state_dir, or /var/lib/jetsentry)")
     p.add_argument("--decoder", default="auto", help="GStreamer decoder: auto, cpu, nvcodec, nvv4l2 or an element")
     p.add_argument("--camera-id", default="file", help="camera_id written in the messages")
     p.set_defaults(func=_cmd_analyze)
@@ -104,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", type=Path)
     p.set_defaults(func=_cmd_check_config)
 
+    sub.add_parser("engines", help="build TensorRT engines ahead of time (see engines build --help)", add_help=False)
     sub.add_parser("synth", help="generate synthetic scenes with ground truth (see synth --help)", add_help=False)
     sub.add_parser("eval", help="evaluate detection and tracking on scenes (see eval --help)", add_help=False)
 

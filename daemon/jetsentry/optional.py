@@ -145,3 +145,21 @@ FASTER_COCO_EVAL = Dependency("faster-coco-eval", ("faster_coco_eval",), _extra(
 PYCOCOTOOLS = Dependency("pycocotools", ("pycocotools",), _extra("eval"))
 TRACKEVAL = Dependency("TrackEval", ("trackeval",), _extra("eval"))
 SCIPY = Dependency("SciPy", ("scipy",), _extra("eval"))
+
+
+def _cuda_python_install() -> list[str]:
+    return [f"{extra_command('gpu')} (cuda-python, with onnxruntime-gpu)",
+            f"or {_python()} -m pip install 'cuda-python>=12.6' (cuda.bindings for your CUDA major version)"]
+
+
+def _tensorrt_install() -> list[str]:
+    sudo = "" if os.geteuid() == 0 else "sudo "
+    return [f"on a Jetson: {sudo}apt-get install python3-libnvinfer (JetPack's TensorRT; a virtual environment "
+            "needs --system-site-packages to see it)",
+            f"on x86-64 or SBSA: {_python()} -m pip install tensorrt (NVIDIA's wheels for your CUDA major version)"]
+
+
+CUDA_PYTHON = Dependency("cuda-python (cuda.bindings)", ("cuda.bindings.driver", "cuda.bindings.nvrtc"),
+                         _cuda_python_install)
+TENSORRT = Dependency("TensorRT's Python bindings", ("tensorrt",), _tensorrt_install)
+PYNVVIDEOCODEC = Dependency("PyNvVideoCodec", ("PyNvVideoCodec",), _extra("nvdec"))

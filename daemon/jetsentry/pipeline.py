@@ -17,7 +17,7 @@ from jetsentry.capture.frame import Frame
 from jetsentry.config.models import TrackerConfig
 from jetsentry.detections import Detections
 from jetsentry.infer import Detector
-from jetsentry.infer.detector import PreparedInput
+from jetsentry.infer.detector import PreparedInput, StageTimes
 from jetsentry.publish.message import ModelInfo as MessageModelInfo
 from jetsentry.publish.message import build_detections_message
 from jetsentry.track import ByteTracker, CameraTracker
@@ -69,6 +69,16 @@ class PreparedBatch:
     input: PreparedInput
 
 
+@dataclass(frozen=True, slots=True)
+class InferredBatch:
+    """Detections of a batch, before tracking and messages."""
+
+    frames: list[Frame]
+    formed: float
+    detections: list[Detections]
+    times: StageTimes
+
+
 @dataclass(slots=True)
 class ProcessedFrame:
     frame: Frame
@@ -101,7 +111,9 @@ class FrameProcessor:
     rate, or 30 frames/s, only until measured), and drops its tracks after a gap longer
     than the track buffer (track/camera_tracker.py).
     ``prepare`` may run in another thread than ``complete``, at most one batch ahead
-    (batch/prefetch.py); each of the two is called from one thread at a time.
+    (batch/prefetch.py); ``complete`` is ``infer`` then ``finish``, and ``finish`` may run
+    in a third thread, behind ``infer`` (batch/finisher.py).  Each is called from one
+    thread at a time.
     """
 
     def __init__(
@@ -123,7 +135,7 @@ class FrameProcessor:
         info = detector.info
         self._labels = np.asarray(info.class_names, dtype=object)
         self._model = MessageModelInfo(name=info.name, version=info.version or "", sha256=info.sha256)
-        self.backend = detector.engine.backend
+        self.backend = detector.engine.backend  # the backend type (model.backend.type)
         if self._tracker_config is not None and detector.confidence < self._tracker_config.low_threshold:
             log.warning("model.confidence %g is below tracker.low_threshold %g: with tracking on, no detection "
                         "scoring %g or less is published", detector.confidence,
@@ -159,19 +171,34 @@ class FrameProcessor:
         return self.complete(self.prepare(frames, batch_formed))
 
     def prepare(self, frames: Sequence[Frame], batch_formed: float | None = None) -> PreparedBatch:
-        """Colour conversion and letterboxing of a non-empty batch (may run in another thread
-        than ``complete``, one batch ahead)."""
+        """Pre-processing of a non-empty batch by the engine's side (colour conversion and
+        letterbox; may run in another thread than ``complete``, one batch ahead).  Device
+        pictures go back to their decoders once read, also when pre-processing failed."""
         if not frames:
             raise ValueError("no frames to prepare")
         formed = self._clock() if batch_formed is None else batch_formed
-        return PreparedBatch(list(frames), formed, self._detector.prepare([f.image for f in frames]))
+        try:
+            prepared = self._detector.prepare(frames)
+        finally:
+            for frame in frames:
+                frame.release()
+        return PreparedBatch(list(frames), formed, prepared)
 
     def complete(self, batch: PreparedBatch) -> list[ProcessedFrame]:
         """Inference, decoding, tracking and messages for a prepared batch, in batch order."""
+        return self.finish(self.infer(batch))
+
+    def infer(self, batch: PreparedBatch) -> InferredBatch:
+        """Inference and head decoding + NMS of a prepared batch."""
         detections, times = self._detector.run(batch.input, confidence=self._nms_confidence)
-        formed = batch.formed
+        return InferredBatch(batch.frames, batch.formed, detections, times)
+
+    def finish(self, batch: InferredBatch) -> list[ProcessedFrame]:
+        """Tracking and messages for an inferred batch, in batch order (may run in another
+        thread than ``infer``, behind it: batch/finisher.py; one thread at a time, in order)."""
+        formed, times = batch.formed, batch.times
         results = []
-        for frame, dets in zip(batch.frames, detections):
+        for frame, dets in zip(batch.frames, batch.detections):
             track_started = self._clock()
             if self._tracker_config is not None:
                 dets = self._tracker_for(frame.camera_id).update(dets, frame.capture_ts)

@@ -9,6 +9,7 @@ from pathlib import Path
 from jetsentry.batch import FrameBatcher
 from jetsentry.batch.prefetch import PrefetchedBatches
 from jetsentry.capture import CameraSession, LatestFrameSlot
+from jetsentry.capture.decoders import choose_backend, log_choice
 from jetsentry.config.models import AppConfig
 from jetsentry.health import HealthReporter, HealthState, RepeatedFailureLog, ServiceCounters, exception_summary
 from jetsentry.infer import Detector
@@ -31,9 +32,12 @@ class Service:
         self.cfg = cfg
         self.ready = threading.Event()
         cameras = [cam for cam in cfg.cameras if cam.enabled]
-        self.sessions = {
-            cam.id: CameraSession(cam, cfg.capture, LatestFrameSlot(self.ready)) for cam in cameras
-        }
+        gpu = getattr(detector.engine, "device", None)  # a GPU backend: NVDEC may decode into its memory
+        self.sessions = {}
+        for cam in cameras:
+            backend = choose_backend(cam, cfg.capture, gpu_engine=gpu is not None, device=getattr(gpu, "index", 0))
+            log_choice(cam.id, backend)
+            self.sessions[cam.id] = CameraSession(cam, cfg.capture, LatestFrameSlot(self.ready), backend=backend)
         self.batcher = FrameBatcher(
             {cid: s.slot for cid, s in self.sessions.items()},
             self.ready,
@@ -113,7 +117,11 @@ class Service:
         return True
 
     def _run_prepared_ahead(self, stop: StopRequest) -> None:
-        """Batching and letterboxing in an idle-priority thread, one batch ahead (batch/prefetch.py)."""
+        """Batching and letterboxing in an idle-priority thread, one batch ahead (batch/prefetch.py).
+
+        Tracking and messages stay in this thread: finishing them in a third thread, behind
+        the next inference (batch/finisher.py), measured slower at 16 GPU streams, where the
+        threads contend for the interpreter (docs/PERFORMANCE.md, the GPU path)."""
 
         def batches():
             while not stop.is_set() and self._exit_code is None:
@@ -165,6 +173,7 @@ class Service:
     def shutdown(self) -> None:
         for session in self.sessions.values():
             session.stop()
+            session.slot.discard()  # a device picture left in the slot goes back to its decoder
         if self._started:
             self.health.check(force=True)  # the final counters, retained
         self.publisher.stop()
@@ -179,7 +188,7 @@ def run_service(config_path: Path, stop: StopRequest) -> int:
     `stop` has its handlers installed already (cli.py does it before importing this module).
     """
     from jetsentry.config import ConfigError, load_config, report_config_error
-    from jetsentry.infer import BackendUnavailableError, ModelError, backend_factory
+    from jetsentry.infer import BackendUnavailableError, EngineOptions, GpuError, ModelError, backend_factory
     from jetsentry.logsetup import setup_logging
     from jetsentry.optional import GSTREAMER, require
 
@@ -192,12 +201,17 @@ def run_service(config_path: Path, stop: StopRequest) -> int:
     if stop.is_set():
         return _stopped_during_start_up(stop)
     try:
-        require("jetsentry run", GSTREAMER)
+        if not all((cam.decoder or cfg.capture.decoder).strip() == "nvdec" for cam in cfg.cameras if cam.enabled):
+            require("jetsentry run", GSTREAMER)  # only cameras all on NVDEC run without it
         backend_factory(cfg.model.backend)
-        detector = Detector.from_config(cfg.model)
+        detector = Detector.from_config(
+            cfg.model, EngineOptions(max_batch=cfg.batching.max_batch, state_dir=cfg.state_dir))
     except (ModelError, BackendUnavailableError, ValueError) as exc:
         log.error("model: %s", exc)
         return 2
+    except GpuError as exc:  # the device failed or cannot hold the engine: not a configuration problem
+        log.error("model: %s", exc)
+        return 1
     if stop.is_set():
         detector.close()
         return _stopped_during_start_up(stop)

@@ -44,7 +44,7 @@ def test_unknown_container_is_rejected():
 
 def test_jetson_decoder_gets_nvvidconv_before_videoconvert():
     text = desc.file_description("/v/a.mp4", "video/quicktime", "h264", "nvv4l2decoder", LIVE)
-    assert "h264parse ! nvv4l2decoder ! nvvidconv ! video/x-raw,format=I420 ! " in text
+    assert "h264parse ! nvv4l2decoder ! nvvidconv ! video/x-raw,format=NV12 ! " in text
     assert text.index("nvvidconv") < text.index("videoconvert")
 
 
@@ -87,7 +87,7 @@ def test_rtsp_with_one_decoder_for_both_codecs_decodes_after_the_funnel():
     text = desc.rtsp_description("rtsp://cam/x", transport="tcp", latency_ms=0, decoders=both, sink=LIVE)
     assert " src. ! rtph264depay ! h264parse ! funnel. " in text
     assert " src. ! rtph265depay ! h265parse ! funnel. " in text
-    assert " funnel name=funnel ! nvv4l2decoder ! nvvidconv ! video/x-raw,format=I420 ! videoconvert " in text
+    assert " funnel name=funnel ! nvv4l2decoder ! nvvidconv ! video/x-raw,format=NV12 ! videoconvert " in text
     assert text.count("nvv4l2decoder") == 1
 
 

@@ -54,7 +54,7 @@ def test_numbers_booleans_lists_and_choices_are_read_as_yaml(config):
     })
     assert cfg.mqtt.port == 8883 and cfg.mqtt.qos == 0 and cfg.cameras[0].enabled is False
     assert cfg.cameras[0].fps_cap is None and cfg.model.classes == [0, "person"]
-    assert cfg.model.parallel_runs == 2 and cfg.logging.level == "DEBUG"
+    assert cfg.model.backend.parallel_runs == 2 and cfg.logging.level == "DEBUG"
     assert cfg.cameras[0].rtsp.transport == "udp" and cfg.batching.max_wait_ms == 2.5
 
 

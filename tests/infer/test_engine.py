@@ -86,15 +86,15 @@ def test_missing_provider_is_a_clear_error(make_model, simple_head):
 
 
 def test_unknown_backend(make_model, simple_head):
-    cfg = ModelConfig(path=make_model(simple_head)).model_copy(update={"backend": "tensorrt"})
-    with pytest.raises(BackendUnavailableError, match="'tensorrt' is unknown; known backends: onnxruntime-cpu"):
+    cfg = ModelConfig(path=make_model(simple_head)).model_copy(update={"backend": "openvino"})
+    with pytest.raises(BackendUnavailableError, match="'openvino' is unknown; known backends: onnxruntime-cpu"):
         create_engine(cfg)
 
 
 def test_backend_whose_sdk_is_missing(make_model, simple_head, monkeypatch):
-    monkeypatch.setitem(engine_registry._BACKENDS, "tensorrt", "jetsentry_no_such_sdk.engine:from_config")
-    cfg = ModelConfig(path=make_model(simple_head)).model_copy(update={"backend": "tensorrt"})
-    with pytest.raises(BackendUnavailableError, match="'tensorrt' cannot be loaded on this machine"):
+    monkeypatch.setitem(engine_registry._BACKENDS, "openvino", "jetsentry_no_such_sdk.engine:from_config")
+    cfg = ModelConfig(path=make_model(simple_head)).model_copy(update={"backend": "openvino"})
+    with pytest.raises(BackendUnavailableError, match="'openvino' cannot be loaded on this machine"):
         create_engine(cfg)
 
 
@@ -202,7 +202,7 @@ def test_auto_parallel_runs_count_the_usable_cores_when_threads_is_zero():
 
 def test_auto_parallel_runs_from_config(make_model, simple_head):
     cfg = ModelConfig(path=make_model(simple_head), threads=2)
-    assert cfg.parallel_runs == "auto"
+    assert cfg.backend.parallel_runs == "auto" and cfg.backend.threads == 2
     engine = create_engine(cfg)
     try:
         assert engine.parallel_runs == 2

@@ -148,3 +148,26 @@ def test_nothing_above_threshold():
     out = np.zeros((4 + 3, 10), np.float32)
     detections = _one_image(out)
     assert len(detections) == 0 and detections.boxes.shape == (0, 4)
+
+
+def test_candidates_selected_elsewhere_give_the_same_detections():
+    """postprocess_candidates on the anchors the GPU kernel selects (best kept class, first on a
+    tie, strictly above the threshold, in anchor order) equals postprocess on the whole head."""
+    from tests.infer.head_selection import select_like_the_kernel
+    from jetsentry.infer.postprocess import postprocess_candidates
+
+    rng = np.random.default_rng(5)
+    head = rng.random((3, 4 + 6, 500), dtype=np.float32)
+    head[:, :2] *= 600
+    head[:, 2:4] *= 80
+    head[:, 4:] **= 4  # most anchors below the threshold
+    head[0, 4:6, :10] = 0.9  # ties between two classes
+    boxes = [fit((720, 1280), (640, 640))] * 3
+    for class_ids in (None, np.array([1, 3, 4])):
+        settings = PostprocessSettings(confidence=0.3, iou=0.5, class_ids=class_ids, max_nms=40)
+        expected = postprocess(head, boxes, settings)
+        got = postprocess_candidates(select_like_the_kernel(head, settings.confidence, class_ids), boxes, settings)
+        for want, have in zip(expected, got):
+            np.testing.assert_array_equal(have.boxes, want.boxes)
+            np.testing.assert_array_equal(have.scores, want.scores)
+            np.testing.assert_array_equal(have.class_ids, want.class_ids)

@@ -146,3 +146,27 @@ def test_forget_camera_drops_one_cameras_tracks(brightness_model):
     processor.forget_camera("never-seen")
     later = [Frame(c, 3, np.full((64, 64, 3), 230, np.uint8), 1.7e9 + 0.6, 0.0) for c in ("a", "b")]
     assert _published(processor, later) == [[(2, 0.9)], [(1, 0.9)]]
+
+
+def test_pictures_go_back_to_their_decoder_once_prepared(brightness_model):
+    from jetsentry.capture.frame import DevicePicture
+
+    released = []
+
+    class _Recorded(Frame):
+        __slots__ = ()
+
+        def release(self):
+            released.append(self.seq)
+
+    processor = _processor(brightness_model, tracker=None)
+    frames = [_Recorded("cam", i, np.full((64, 64, 3), 128, np.uint8), 1.7e9 + i, 0.0) for i in range(2)]
+    processor.prepare(frames)
+    assert released == [0, 1]
+    # A picture that cannot be read (a device picture on a machine without that GPU)
+    # is released all the same, and the batch fails.
+    bad = Frame("cam", 9, DevicePicture(luma_ptr=0x1000, chroma_ptr=0x1000 + 64 * 64, pitch=64, width=64, height=64,
+                                        release=lambda: released.append("device")), 1.7e9, 0.0)
+    with pytest.raises(Exception):
+        processor.prepare([bad])
+    assert released[-1] == "device"

@@ -1,6 +1,8 @@
-"""Capture stage: GStreamer sources -> YUV frames (BGR on demand), one newest-frame slot per camera.
+"""Capture stage: GStreamer or NVDEC sources -> 4:2:0 frames in host or GPU memory (BGR on
+demand), one newest-frame slot per camera.
 
-    CameraSession      one camera's reconnecting pipeline (session.py)
+    CameraSession      one camera's reconnecting connection (session.py; GStreamer: gst_connection.py,
+                       NVDEC: nvdec.py, chosen by decoders.py)
     LatestFrameSlot    the one-frame hand-over to the batcher (slot.py)
     VideoFileReader    every frame of a file, for `jetsentry analyze` (reader.py)
 """

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from jetsentry.capture.errors import BadPipeline, HandoverFailed
-from jetsentry.capture.frame import YuvImage, even_size
+from jetsentry.capture.yuv import YuvImage, even_size
 from jetsentry.capture.gst import gst, gst_video
 
 # Seconds from the NTP epoch (1900) to the Unix epoch (1970).

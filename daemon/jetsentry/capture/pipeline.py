@@ -47,7 +47,7 @@ OFFLINE_SINK = SinkOptions(max_buffers=4, drop=False, sync=False)
 # more than it has cores; libav's default frame threading (one thread per core, for
 # non-live sources) spends more CPU per frame and delays each frame by one per thread.
 # Measured on 4 live 1080p30 file cameras: decoding 7.7 -> 7.0 CPU-s per 15 s
-# (docs/PERFORMANCE.md, section 3b).  Live RTSP sources get slice threading only anyway.
+# (docs/PERFORMANCE.md, row 3b).  Live RTSP sources get slice threading only anyway.
 CPU_DECODER_THREADS = 1
 
 
@@ -65,10 +65,12 @@ def appsink_tail(sink: SinkOptions) -> str:
 
 
 def decoder_chain(decoder: str) -> str:
-    """decoder [! nvvidconv]: Jetson decoders output NVMM memory, which must be copied to
-    system memory before the appsink."""
+    """decoder [! nvvidconv]: Jetson decoders output NVMM memory, which nvvidconv copies to
+    system memory as NV12 (the decoder's own layout, which the GPU pre-processor reads
+    in place on a Jetson's unified memory; the CPU path converts NV12 as it does I420).
+    Unverified here: this project has no Jetson to run it on."""
     if outputs_nvmm(decoder):
-        return f"{decoder} ! nvvidconv ! video/x-raw,format=I420"
+        return f"{decoder} ! nvvidconv ! video/x-raw,format=NV12"
     if decoder.startswith("avdec_"):
         return f"{decoder} max-threads={CPU_DECODER_THREADS}"
     return decoder

@@ -62,6 +62,13 @@ def _element_warnings(cfg: AppConfig, cameras) -> list[str]:
         if where in checked:
             continue
         checked.add(where)
+        if (camera.decoder or cfg.capture.decoder).strip() == "nvdec":
+            from jetsentry.capture.decoders import nvdec_available
+
+            usable, found = nvdec_available(getattr(cfg.model.backend, "device", 0))
+            if not usable:
+                warnings.append(f"{where}: nvdec cannot decode here: {found}")
+            continue
         try:
             rtsp_decoders(camera.decoder or cfg.capture.decoder)  # a decoder for at least one codec
         except ElementMissing as exc:

@@ -1,11 +1,13 @@
-"""One camera: a GStreamer pipeline driven by a reconnecting state machine.
+"""One camera: a decoder connection (GStreamer, or NVDEC) driven by a reconnecting state machine.
 
     IDLE -> CONNECTING -> STREAMING -> RECOVERING -(backoff)-> CONNECTING ...
                       \\-> FAILED (retrying cannot help)     STOPPED (stop(), or file EOS + on_eos=stop)
 
-Each session owns one thread that polls its pipeline's bus, so one failing camera
-never blocks another.  Frames are converted and handed to the slot on GStreamer's
-streaming thread (appsink new-sample), never waiting for inference.
+Each session owns one thread that waits for its connection's events (capture/connection.py),
+so one failing camera never blocks another.  Frames are handed to the slot on the
+connection's own thread (GStreamer's streaming thread, the NVDEC decode thread), never
+waiting for inference.  Which decoder a camera uses is decided once, when the session is
+made (capture/decoders.py); everything below is the same for all of them.
 
 Error policy (capture/errors.py).  A FatalCaptureError goes FAILED: a missing
 GStreamer element or a pipeline the configuration cannot build, for every source kind;
@@ -32,24 +34,20 @@ from collections import deque
 from collections.abc import Callable, Iterable
 
 from jetsentry.backoff import Backoff, RetryDelay
-from jetsentry.capture.buffers import CaptureClock, YuvSampleReader, pts_seconds
+from jetsentry.capture.connection import Connection, Delivery, EndOfStream, Failed
 from jetsentry.capture.decode_report import CameraDecodeReport
+from jetsentry.capture.decoders import CaptureBackend, choose_backend
 from jetsentry.capture.errors import (
-    BadPipeline,
     CaptureError,
     ConnectionFailed,
-    DecodeError,
-    EndOfStream,
+    EndOfStream as EndOfStreamError,
     FatalCaptureError,
     HandoverFailed,
 )
 from jetsentry.capture.frame import Frame
-from jetsentry.capture.gst import gst
-from jetsentry.capture.gst_pipeline import GstPipeline
 from jetsentry.capture.pipeline import SinkOptions
 from jetsentry.capture.rate import FpsLimiter
 from jetsentry.capture.slot import LatestFrameSlot
-from jetsentry.capture.sources import SourcePlan, plan_source
 from jetsentry.capture.state import TERMINAL_STATES, SessionState, SessionStats, StateChange
 from jetsentry.config.models import CameraConfig, CaptureConfig
 from jetsentry.config.source_uri import parse_source_uri
@@ -63,7 +61,6 @@ HISTORY_LEN = 256
 # Decode problems can come with every frame of a damaged stream: after the first, one
 # summary line per minute at most.
 PROBLEM_LOG_INTERVAL_S = 60.0
-_RTP_CODECS = {"H264": "h264", "H265": "h265"}
 # GStreamer numbers unnamed elements (h264parse0, h264parse1, ...): ignored when
 # deciding whether an error repeats the previous one.
 _ELEMENT_NUMBER = re.compile(r"(?<=[a-z_])\d+(?=:)")
@@ -84,17 +81,19 @@ class CameraSession:
         wall_clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
         problem_log_interval_s: float = PROBLEM_LOG_INTERVAL_S,
+        backend: CaptureBackend | None = None,
     ) -> None:
         self.camera = camera
         self._capture = capture
         self._slot = slot
         self._source = parse_source_uri(camera.source)
         self._clock = clock
-        self._Gst = gst()
+        self._wall_clock = wall_clock
+        # The decoder family, decided once (an explicit one, or probed: capture/decoders.py).
+        self.backend = backend if backend is not None else choose_backend(camera, capture)
         self._backoff = Backoff(capture.backoff_base_s, capture.backoff_cap_s, rng)
         self._limiter = FpsLimiter(camera.fps_cap)
-        self._pictures = YuvSampleReader()
-        self._capture_clock = CaptureClock(wall_clock, use_pts=self._source.kind == "file")
+        self._capture_clock = None  # GStreamer's, made with the first GStreamer connection
         # Files play at their own frame rate (sync=true), as a camera would deliver them;
         # unpaced and dropping they would decode as fast as the CPU allows and starve
         # inference.  realtime: false instead waits for each frame to be taken (lossless).
@@ -111,23 +110,19 @@ class CameraSession:
         self._transitions: deque[StateChange] = deque([StateChange(SessionState.IDLE, clock())], maxlen=HISTORY_LEN)
         self._retries: deque[RetryDelay] = deque(maxlen=HISTORY_LEN)
         self._last_error: str | None = None
-        self._pipe: GstPipeline | None = None
+        self._connection: Connection | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-        # Written only by the streaming thread (one per pipeline, pipelines never overlap).
+        # Written only by the connection's frame thread (connections never overlap).
         self._seq = 0
         self._decoded = 0
         self._frames = 0
         self._dropped_fps = 0
         self._last_frame_at: float | None = None
-        self._callback_error: CaptureError | None = None
-        self._stream_problem: CaptureError | None = None  # found while rtspsrc chose streams
-        self._rtsp_encoding: str | None = None
         # Written only by the session thread.
         self._reconnects = 0
         self._loops = 0
-        self._rtsp_decoders: dict[str, str] = {}
         self._file_info = None
         self._streak_error: str | None = None  # the error retried since frames last flowed
         self._decode = CameraDecodeReport(camera.id, self._source.masked, interval_s=problem_log_interval_s,
@@ -187,9 +182,9 @@ class CameraSession:
         self._stop.set()
         self._handover_cancel.set()
         with self._cond:
-            pipe = self._pipe
-        if pipe is not None:
-            pipe.wake()
+            connection = self._connection
+        if connection is not None:
+            connection.wake()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout_s)
@@ -273,92 +268,83 @@ class CameraSession:
             return
         self._set_state(SessionState.STOPPED, "stopped")
 
+    def _open_connection(self) -> Connection:
+        if self.backend.name == "nvdec":
+            from jetsentry.capture.nvdec import NvdecConnection
+
+            return NvdecConnection(self, self.camera, self._source, file_info=self._file_info,
+                                   lossless=self._lossless, paced=self._sink.sync, wall_clock=self._wall_clock,
+                                   clock=self._clock, device=self.backend.device)
+        from jetsentry.capture.buffers import CaptureClock
+        from jetsentry.capture.gst_connection import GstConnection
+
+        if self._capture_clock is None:
+            self._capture_clock = CaptureClock(self._wall_clock, use_pts=self._source.kind == "file")
+        return GstConnection(self, self.camera, self._capture, self._source, self._sink, file_info=self._file_info,
+                             idle_priority=self._lossless, capture_clock=self._capture_clock)
+
     def _connect_and_stream(self) -> str:
-        """Run one pipeline until stop ("stopped"), file end with on_eos=stop ("eos"), or an error."""
-        try:
-            plan = plan_source(
-                self.camera, self._capture, self._source, self._sink,
-                file_info=self._file_info,
-            )
-        except ValueError as exc:
-            raise BadPipeline(f"bad source {self._source.masked}: {exc}") from None
-        self._file_info = plan.file_info
-        self._rtsp_decoders = dict(plan.decoders)
-        pipe = GstPipeline(
-            plan.description, source_kind=plan.kind, source_name=self._source.masked, idle_priority=self._lossless
-        )
+        """Run one connection until stop ("stopped"), file end with on_eos=stop ("eos"), or an error."""
+        connection = self._open_connection()
+        self._file_info = connection.file_info
         self._reset_connection()
         with self._cond:
-            self._pipe = pipe
+            self._connection = connection
         try:
-            self._configure(pipe, plan)
             if self._stop.is_set():
                 return "stopped"
             started_at = self._clock()
-            pipe.play()
-            return self._watch(pipe, plan, started_at)
+            connection.start()
+            return self._watch(connection, started_at)
         finally:
             with self._cond:
-                self._pipe = None
-            self._handover_cancel.set()  # a streaming thread waiting in the slot must return before close
-            pipe.close()
-            self._decode.collect(pipe.problems)
+                self._connection = None
+            self._handover_cancel.set()  # a frame thread waiting in the slot must return before close
+            connection.close()
+            self._decode.collect(connection.problems)
 
     def _reset_connection(self) -> None:
         if not self._stop.is_set():
             self._handover_cancel.clear()
         self._waiting_for_consumer = False
         self._limiter.reset()
-        self._capture_clock.reset()
+        if self._capture_clock is not None:
+            self._capture_clock.reset()
         self._last_frame_at = None
-        self._callback_error = None
-        self._stream_problem = None
-        self._rtsp_encoding = None
         self._decode.new_pipeline()
 
-    def _configure(self, pipe: GstPipeline, plan: SourcePlan) -> None:
-        pipe.sink.connect("new-sample", self._on_new_sample)
-        if plan.kind == "rtsp":
-            src = pipe.element("src")
-            src.connect("select-stream", self._on_select_stream)
-            if plan.credentials is not None and plan.credentials.user:
-                src.set_property("user-id", plan.credentials.user)
-                src.set_property("user-pw", plan.credentials.password or "")
-
-    def _watch(self, pipe: GstPipeline, plan: SourcePlan, started_at: float) -> str:
+    def _watch(self, connection: Connection, started_at: float) -> str:
         capture = self._capture
         decoded_at_start = pass_start = self._decoded
         handled_at_start = self._frames + self._dropped_fps
         streaming = flowing = False
         while True:
-            msg = pipe.next_message(POLL_S)
+            event = connection.next_event(POLL_S)
             if self._stop.is_set():
                 return "stopped"
-            self._decode.collect(pipe.problems)
-            if msg is not None:
-                if pipe.is_error(msg):
-                    raise self._explain_error(pipe, msg)
-                if pipe.is_eos(msg):
-                    if plan.kind != "file":
-                        raise EndOfStream(f"{plan.kind} source {self._source.masked} ended the stream")
-                    declared = self._file_info.frame_count if self._file_info is not None else None
-                    self._decode.end_of_pass(pipe.problems, self._decoded - pass_start, declared)
-                    pass_start = self._decoded
-                    if self.camera.on_eos == "stop":
-                        return "eos"
-                    self._loops += 1
-                    if not pipe.seek_to_start():
-                        raise _RebuildNow()  # e.g. a raw stream that cannot seek: reopen it
-                    self._last_frame_at = self._clock()
-                    continue
+            self._decode.collect(connection.problems)
+            if isinstance(event, Failed):
+                raise event.error
+            if isinstance(event, EndOfStream):
+                if connection.kind != "file":
+                    raise EndOfStreamError(f"{connection.kind} source {self._source.masked} ended the stream")
+                declared = self._file_info.frame_count if self._file_info is not None else None
+                self._decode.end_of_pass(connection.problems, self._decoded - pass_start, declared)
+                pass_start = self._decoded
+                if self.camera.on_eos == "stop":
+                    return "eos"
+                self._loops += 1
+                if not connection.seek_to_start():
+                    raise _RebuildNow()  # e.g. a raw stream that cannot seek: reopen it
+                self._last_frame_at = self._clock()
+                continue
             now = self._clock()
             if not streaming:
                 if self._decoded > decoded_at_start:
                     streaming = True
-                    if self._rtsp_encoding:
-                        codec = _RTP_CODECS[self._rtsp_encoding]
-                        log.info("camera %s: RTSP video is %s, decoded by %s",
-                                 self.camera.id, self._rtsp_encoding, self._rtsp_decoders[codec])
+                    note = connection.stream_note()
+                    if note:
+                        log.info("camera %s: %s", self.camera.id, note)
                     self._set_state(SessionState.STREAMING)
                 elif now - started_at > capture.connect_timeout_s:
                     raise ConnectionFailed(
@@ -379,63 +365,33 @@ class CameraSession:
                     )
             self._decode.tick()
 
-    def _explain_error(self, pipe: GstPipeline, msg) -> Exception:
-        return self._callback_error or self._stream_problem or pipe.error_from(msg)
+    # ---- the connection's frame thread ------------------------------------------------
 
-    # ---- GStreamer threads --------------------------------------------------------
+    def deliver(self, make_picture, pts_s: float | None, capture_ts) -> Delivery:
+        """One decoded frame from the connection's thread: numbered, fps-capped, handed to the slot.
 
-    def _on_select_stream(self, _src, _num, caps) -> bool:
-        """Set up only the video stream, and only when a branch can decode it."""
-        structure = caps.get_structure(0)
-        if structure.get_string("media") != "video":
-            return False
-        encoding = (structure.get_string("encoding-name") or "").upper()
-        codec = _RTP_CODECS.get(encoding)
-        if codec is None or codec not in self._rtsp_decoders:
-            usable = ", ".join(f"{c.upper()} ({d})" for c, d in self._rtsp_decoders.items())
-            self._stream_problem = DecodeError(
-                f"RTSP video from {self._source.masked} is {encoding or 'of unknown encoding'}; "
-                f"this camera can decode only {usable}"
-            )
-            return False
-        self._rtsp_encoding = encoding
-        return True
-
-    def _on_new_sample(self, sink):
-        Gst = self._Gst
-        try:
-            sample = sink.emit("pull-sample")
-            if sample is None:
-                return Gst.FlowReturn.OK
-            self._last_frame_at = self._clock()
-            self._decoded += 1
-            seq = self._seq  # every decoded frame takes a number, so gaps show drops
-            self._seq += 1
-            buffer = sample.get_buffer()
-            ts = pts_seconds(buffer)
-            if not self._limiter.admit(self._last_frame_at if ts is None else ts):
-                self._dropped_fps += 1
-                return Gst.FlowReturn.OK
-            picture = self._pictures.picture(sample)
-            capture_ts = self._capture_clock.capture_ts(buffer)
-            frame = Frame(self.camera.id, seq, picture, capture_ts, self._clock())
-            if self._lossless:
-                self._waiting_for_consumer = True
-                try:
-                    if not self._slot.put_when_taken(frame, self._handover_cancel):
-                        return Gst.FlowReturn.FLUSHING  # the pipeline is being torn down
-                finally:
-                    self._waiting_for_consumer = False
-                    self._last_frame_at = self._clock()
-            else:
-                self._slot.put(frame)
-            self._frames += 1
-            return Gst.FlowReturn.OK
-        except CaptureError as exc:
-            self._callback_error = exc
-        except Exception as exc:  # never let an exception escape into GStreamer's thread
-            # Not logged here: logging from a GStreamer thread registers a Python thread
-            # object that is never freed.  The session thread reports it.
-            self._callback_error = HandoverFailed(f"frame hand-over failed: {exc!r}")
-            self._callback_error.__cause__ = exc
-        return Gst.FlowReturn.ERROR
+        Every decoded frame takes a sequence number, so gaps show drops; the picture is made
+        (copied out of the decoder) only for frames the fps cap admits.  Lossless sessions
+        wait for the consumer; live ones replace an untaken frame.
+        """
+        self._last_frame_at = self._clock()
+        self._decoded += 1
+        seq = self._seq
+        self._seq += 1
+        if not self._limiter.admit(self._last_frame_at if pts_s is None else pts_s):
+            self._dropped_fps += 1
+            return Delivery.DROPPED
+        frame = Frame(self.camera.id, seq, make_picture(), capture_ts(), self._clock())
+        if self._lossless:
+            self._waiting_for_consumer = True
+            try:
+                if not self._slot.put_when_taken(frame, self._handover_cancel):
+                    frame.release()
+                    return Delivery.CANCELLED  # the connection is being torn down
+            finally:
+                self._waiting_for_consumer = False
+                self._last_frame_at = self._clock()
+        else:
+            self._slot.put(frame)
+        self._frames += 1
+        return Delivery.HANDED_OVER

@@ -12,7 +12,8 @@ class LatestFrameSlot:
 
     `ready` is a threading.Event shared by all slots of a process: every put sets it, so
     one consumer can wait for a frame from any camera (clear it, look at all slots, wait).
-    Live capture never blocks here: put() only swaps a reference under a short lock.
+    Live capture never blocks here: put() only swaps a reference under a short lock; a
+    replaced frame is released (its device picture goes back to the decoder's pool).
     A video file processed frame by frame uses put_when_taken() instead, which waits for
     the consumer and so never drops.
     """
@@ -27,11 +28,13 @@ class LatestFrameSlot:
 
     def put(self, frame: Frame) -> None:
         with self._lock:
-            if self._frame is not None:
+            replaced, self._frame = self._frame, frame
+            if replaced is not None:
                 self._dropped += 1
-            self._frame = frame
             self._put += 1
         self.ready.set()
+        if replaced is not None:
+            replaced.release()  # a device picture goes back to its decoder's pool
 
     def put_when_taken(self, frame: Frame, cancel: threading.Event, poll_s: float = 0.1) -> bool:
         """Put `frame` once the previous one was taken; False (frame not put) if `cancel`
@@ -53,6 +56,12 @@ class LatestFrameSlot:
             if frame is not None:
                 self._taken.notify_all()
         return frame
+
+    def discard(self) -> None:
+        """Drop and release an untaken frame (at shutdown, so device pictures go back)."""
+        frame = self.take()
+        if frame is not None:
+            frame.release()
 
     def has_frame(self) -> bool:
         with self._lock:

@@ -85,19 +85,22 @@ def _set(data: dict[str, Any], path: list[str], value: Any, where: str) -> tuple
 
 
 def field_annotation(model: type[BaseModel], path: list[str]) -> Any:
-    """The annotation of the field at `path` below `model`; None when no field is there."""
+    """The annotation of the field at `path` below `model`; None when no field is there.
+    In a union of sections (the backends), the first section that has the field counts."""
     node: Any = model
     for part in path:
-        node = _container(node)
-        if isinstance(node, type) and issubclass(node, BaseModel):
-            field = node.model_fields.get(part)
-            if field is None:
-                return None
-            node = field.annotation
-        elif typing.get_origin(node) is list and part.isdigit():
-            node = typing.get_args(node)[0]
-        else:
+        containers = _containers(node)
+        if not containers:
             return None
+        if typing.get_origin(containers[0]) is list:
+            if not part.isdigit():
+                return None
+            node = typing.get_args(containers[0])[0]
+            continue
+        fields = [c.model_fields[part] for c in containers if part in c.model_fields]
+        if not fields:
+            return None
+        node = fields[0].annotation
     return node
 
 
@@ -111,14 +114,17 @@ def _members(annotation: Any) -> list[Any]:
     return [annotation]
 
 
-def _container(annotation: Any) -> Any:
-    """What a path can descend into: a model, a list, or the mapping form of a secret."""
+def _containers(annotation: Any) -> list[Any]:
+    """What a path can descend into: models (several in a union), a list, or the mapping form of a secret."""
+    found = []
     for member in _members(annotation):
         if member is SecretStr:
-            return SecretRef
-        if (isinstance(member, type) and issubclass(member, BaseModel)) or typing.get_origin(member) is list:
-            return member
-    return None
+            return [SecretRef]
+        if typing.get_origin(member) is list:
+            return [member]
+        if isinstance(member, type) and issubclass(member, BaseModel):
+            found.append(member)
+    return found
 
 
 def takes_text(annotation: Any) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -17,9 +17,10 @@ from pydantic import (
     model_validator,
 )
 
+from jetsentry.config.backends import BackendConfig, OnnxRuntimeCpuBackend, move_legacy_cpu_fields
 from jetsentry.config.limits import check_element_name, check_host, check_text, path_problem, quoted, utf8_size
 from jetsentry.config.mqtt_names import MQTT_STRING_MAX_BYTES, check_client_id, check_mqtt_text, check_topic_prefix
-from jetsentry.config.rules import check_parallel_runs, check_user_for_password
+from jetsentry.config.rules import check_user_for_password
 from jetsentry.config.secrets import resolve_secret
 from jetsentry.config.source_uri import SourceUriError, mask_uri, parse_source_uri
 
@@ -31,6 +32,13 @@ _RTSP_TEXT_MAX_BYTES = 4096
 class StrictModel(BaseModel):
     # Inputs stay out of ValidationError's text: a value may be a secret or a URI holding one.
     model_config = ConfigDict(extra="forbid", validate_default=True, hide_input_in_errors=True)
+
+
+def _usable_path(value: Path) -> Path:
+    problem = path_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
 
 
 def _check_mqtt_id(value: str, what: str) -> str:
@@ -139,8 +147,9 @@ class CameraConfig(StrictModel):
 class CaptureConfig(StrictModel):
     decoder: str = Field(
         "auto",
-        description="auto (probe: nvv4l2decoder, then nvh264dec/nvh265dec, then avdec_*), "
-        "or one of nvv4l2, nvcodec, cpu, or an explicit GStreamer element name.",
+        description="auto (a GPU backend on a machine with PyNvVideoCodec: nvdec; otherwise probe GStreamer: "
+        "nvv4l2decoder, then nvh264dec/nvh265dec, then avdec_*), or nvdec (PyNvVideoCodec, frames stay on the "
+        "GPU), nvv4l2, nvcodec, cpu, or an explicit GStreamer element name.",
     )
     backoff_base_s: float = Field(0.5, gt=0, le=60, description="First reconnect delay ceiling (full jitter).")
     backoff_cap_s: float = Field(30.0, gt=0, le=3600, description="Largest reconnect delay ceiling.")
@@ -177,37 +186,31 @@ class ModelConfig(StrictModel):
     classes: list[int | str] = Field(
         default_factory=list, description="Keep only these classes (ids or names); empty keeps all."
     )
-    backend: Literal["onnxruntime-cpu", "onnxruntime-cuda", "onnxruntime-tensorrt"] = Field(
-        "onnxruntime-cpu", description="Inference backend."
+    backend: BackendConfig = Field(
+        default_factory=lambda: OnnxRuntimeCpuBackend(type="onnxruntime-cpu"),
+        description="Inference backend: a type (onnxruntime-cpu, onnxruntime-cuda, onnxruntime-tensorrt, tensorrt) "
+        "or a mapping with `type` and that backend's settings (config/backends.py).",
     )
-    threads: int = Field(0, ge=0, le=256, description="Intra-op threads for the CPU backend; 0 = one per core.")
-    parallel_runs: int | Literal["auto"] = Field(
-        "auto",
-        description="CPU backend: frames of one batch inferred side by side, each run with threads/parallel_runs "
-        "threads (more frames/s than one frame after another on all threads, docs/PERFORMANCE.md section 1; "
-        "a batch of one frame still uses every thread). auto: the largest divisor of the thread count up to 4 (1 for GPU "
-        "backends).",
+
+    # Written before backends had their own settings; moved into model.backend when the
+    # config loads (config/backends.py), so they are always None here.
+    threads: int | None = Field(None, description="Same as model.backend.threads (onnxruntime-cpu).")
+    parallel_runs: int | Literal["auto"] | None = Field(
+        None, description="Same as model.backend.parallel_runs (onnxruntime-cpu)."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_cpu_fields(cls, data: Any) -> Any:
+        return move_legacy_cpu_fields(data)
 
     @field_validator("path")
     @classmethod
     def _exists(cls, value: Path) -> Path:
-        problem = path_problem(value)
-        if problem:
-            raise ValueError(problem)
+        _usable_path(value)
         if not value.is_file():
             raise ValueError(f"model file not found: {quoted(str(value), 200)}")
         return value
-
-    @field_validator("parallel_runs")
-    @classmethod
-    def _parallel_runs(cls, value: int | str) -> int | str:
-        return check_parallel_runs(value)
-
-    @model_validator(mode="after")
-    def _parallel_runs_on_cpu(self) -> "ModelConfig":
-        check_parallel_runs(self.parallel_runs, self.backend)
-        return self
 
 
 class BatchingConfig(StrictModel):
@@ -309,6 +312,11 @@ class LoggingConfig(StrictModel):
 
 class AppConfig(StrictModel):
     device_id: str = Field(description="This appliance's id; becomes an MQTT topic level.")
+    state_dir: Path = Field(
+        Path("/var/lib/jetsentry"),
+        description="Where jetsentry keeps what it makes at run time: built TensorRT engines and their "
+        "timing caches under engines/ (and the message outbox).",
+    )
     cameras: list[CameraConfig] = Field(min_length=1, description="Cameras to read.")
     capture: CaptureConfig = Field(default_factory=CaptureConfig, description="Capture options for all cameras.")
     model: ModelConfig = Field(description="Detector model.")
@@ -322,6 +330,11 @@ class AppConfig(StrictModel):
     @classmethod
     def _device_id(cls, value: str) -> str:
         return _check_mqtt_id(value, "device_id")
+
+    @field_validator("state_dir")
+    @classmethod
+    def _state_dir(cls, value: Path) -> Path:
+        return _usable_path(value)
 
     @model_validator(mode="after")
     def _unique_cameras(self) -> "AppConfig":

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 from jetsentry.infer.detector import Detector, StageTimes, resolve_classes
-from jetsentry.infer.engine import Engine, available_backends, backend_factory, create_engine, register_backend
-from jetsentry.infer.errors import BackendUnavailableError, ModelError
+from jetsentry.infer.engine import (
+    Engine,
+    EngineOptions,
+    available_backends,
+    backend_factory,
+    create_engine,
+    register_backend,
+)
+from jetsentry.infer.errors import BackendUnavailableError, GpuError, ModelError
 from jetsentry.infer.model_info import ModelInfo
 
 __all__ = [
     "BackendUnavailableError",
     "Detector",
     "Engine",
+    "EngineOptions",
+    "GpuError",
     "ModelError",
     "ModelInfo",
     "StageTimes",

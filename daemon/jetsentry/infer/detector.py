@@ -1,20 +1,19 @@
-"""The infer stage: BGR frames in, Detections in source pixels out, each step timed."""
+"""The infer stage: pictures (frames, or BGR arrays) in, Detections in source pixels out, each step timed."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from jetsentry.detections import Detections
-from jetsentry.infer.engine import Engine, create_engine
-from jetsentry.infer.model_info import ModelInfo
-from jetsentry.infer.postprocess import PostprocessSettings, postprocess
+from jetsentry.infer.engine import Engine, EngineOptions, create_engine, create_preprocessor
 from jetsentry.infer.letterbox import Letterbox
-from jetsentry.infer.preprocess import Preprocessor
+from jetsentry.infer.model_info import ModelInfo
+from jetsentry.infer.postprocess import PostprocessSettings, postprocess, postprocess_candidates
 
 if TYPE_CHECKING:
     from jetsentry.config.models import ModelConfig
@@ -31,15 +30,19 @@ class StageTimes:
 
 @dataclass(frozen=True, slots=True)
 class PreparedInput:
-    """A letterboxed batch, ready for the engine."""
+    """A letterboxed batch, ready for the engine: a host array, or (GPU backends) the
+    engine's device input buffer."""
 
-    tensor: np.ndarray
+    tensor: Any
     boxes: list[Letterbox]
     preprocess_ms: float
 
 
 class Detector:
-    """Letterbox -> engine -> decode + NMS -> source pixels, for batches of frames.
+    """Letterbox -> engine -> decode + NMS -> source pixels, for batches of pictures.
+
+    The letterbox is the engine's (``create_preprocessor``): the CPU one for the CPU
+    backend, the NV12 kernel for GPU backends.
 
     ``detect`` does it all; ``prepare`` and ``run`` split it so that one thread can
     prepare batch n+1 while another runs batch n.  At most one prepared batch may wait
@@ -65,7 +68,7 @@ class Detector:
             raise ValueError(f"max_detections must be >= 1, got {max_detections}")
         self.engine = engine
         # Two preprocessors: a prepared batch keeps its tensor while the next is prepared.
-        self._preprocessors = (Preprocessor(engine.info, input_size), Preprocessor(engine.info, input_size))
+        self._preprocessors = (create_preprocessor(engine, input_size), create_preprocessor(engine, input_size))
         self._next = 0
         self._settings = PostprocessSettings(
             confidence=confidence,
@@ -75,8 +78,8 @@ class Detector:
         )
 
     @classmethod
-    def from_config(cls, model_cfg: ModelConfig) -> Detector:
-        engine = create_engine(model_cfg)
+    def from_config(cls, model_cfg: ModelConfig, options: EngineOptions | None = None) -> Detector:
+        engine = create_engine(model_cfg, options)
         try:
             return cls(
                 engine,
@@ -99,15 +102,17 @@ class Detector:
         """The configured minimum score (model.confidence)."""
         return self._settings.confidence
 
-    def detect(self, images: Sequence[np.ndarray]) -> tuple[list[Detections], StageTimes]:
-        """Detections for each BGR image (H, W, 3 uint8), in order, and the batch's stage times."""
+    def detect(self, images: Sequence[Any]) -> tuple[list[Detections], StageTimes]:
+        """Detections for each picture (a BGR array (H, W, 3) uint8, or a Frame), in order,
+        and the batch's stage times."""
         if len(images) == 0:
             return [], StageTimes()
         return self.run(self.prepare(images))
 
-    def prepare(self, images: Sequence[np.ndarray]) -> PreparedInput:
+    def prepare(self, images: Sequence[Any]) -> PreparedInput:
         """Letterbox a batch into a fresh input tensor (one of two alternating buffers, so the
-        next batch can be prepared while this one is inferred)."""
+        next batch can be prepared while this one is inferred).  Frames' pictures are read
+        before this returns: they may be released afterwards."""
         start = time.perf_counter()
         preprocess = self._preprocessors[self._next]
         self._next ^= 1
@@ -122,9 +127,15 @@ class Detector:
         """
         settings = self._settings if confidence is None else replace(self._settings, confidence=confidence)
         start = time.perf_counter()
-        output = self.engine.infer(prepared.tensor)
-        inferred = time.perf_counter()
-        detections = postprocess(output, prepared.boxes, settings)
+        select = getattr(self.engine, "infer_candidates", None)
+        if select is not None:  # a GPU engine picks the anchors above the threshold on the device
+            candidates = select(prepared.tensor, settings.confidence, settings.class_ids)
+            inferred = time.perf_counter()
+            detections = postprocess_candidates(candidates, prepared.boxes, settings)
+        else:
+            output = self.engine.infer(prepared.tensor)
+            inferred = time.perf_counter()
+            detections = postprocess(output, prepared.boxes, settings)
         done = time.perf_counter()
         return detections, StageTimes(
             preprocess_ms=prepared.preprocess_ms,
@@ -133,6 +144,10 @@ class Detector:
         )
 
     def close(self) -> None:
+        for preprocess in self._preprocessors:
+            close = getattr(preprocess, "close", None)
+            if close is not None:
+                close()
         self.engine.close()
 
     def __enter__(self) -> Detector:

@@ -1,24 +1,38 @@
 """The engine interface and the backend registry.
 
-A backend is a module with a factory ``(model_cfg) -> Engine``.  The registry
-imports that module only when its backend is asked for, so an optional SDK
-(CUDA, TensorRT) that is missing disables one backend, never the daemon.
+A backend is a module with a factory ``(model_cfg, options) -> Engine``, registered
+under its config ``type`` (config/backends.py).  The registry imports that module only
+when its backend is asked for, so an optional SDK (CUDA, TensorRT) that is missing
+disables one backend, never the daemon.
+
+Pre-processing belongs to the engine's side: an engine may offer
+``create_preprocessor(input_size)``, which turns captured pictures into the input it
+takes (a GPU backend letterboxes NV12 on the GPU into its own input buffer); an engine
+without one gets the CPU letterbox (infer/preprocess.py).  A GPU engine may also offer
+``infer_candidates(batch, confidence, class_ids)``: the anchors above the threshold,
+selected on the device (infer/head_kernel.py), which the Detector then uses instead of
+the whole head.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from jetsentry.infer.errors import BackendUnavailableError, ModelError
+from jetsentry.infer.letterbox import Letterbox
 from jetsentry.infer.model_info import ModelInfo, check_head_channels
 from jetsentry.optional import MissingDependencyError
 
 if TYPE_CHECKING:
     from jetsentry.config.models import ModelConfig
+
+DEFAULT_STATE_DIR = Path("/var/lib/jetsentry")
 
 
 @runtime_checkable
@@ -28,8 +42,9 @@ class Engine(Protocol):
     info: ModelInfo
     backend: str
 
-    def infer(self, batch: np.ndarray) -> np.ndarray:
-        """[B, 3, H, W] float32 RGB 0..1 -> raw head output [B, 4+C, N] float32."""
+    def infer(self, batch: Any) -> np.ndarray:
+        """[B, 3, H, W] float32 RGB 0..1 (a host array, or what the engine's own
+        pre-processor made) -> raw head output [B, 4+C, N] float32 on the host."""
         ...
 
     def close(self) -> None:
@@ -37,13 +52,28 @@ class Engine(Protocol):
         ...
 
 
-EngineFactory = Callable[["ModelConfig"], Engine]
+class Preprocess(Protocol):
+    """Pictures (BGR arrays or frames) -> (the engine's input, where each picture sits in it)."""
 
-# backend name -> "module:factory"; looked up lazily so optional SDKs stay optional.
+    def __call__(self, pictures: Sequence[Any]) -> tuple[Any, list[Letterbox]]: ...
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """What an engine needs besides its model settings."""
+
+    max_batch: int = 4  # batching.max_batch: the largest batch buffers are sized for
+    state_dir: Path = DEFAULT_STATE_DIR  # built engines live in <state_dir>/engines
+
+
+EngineFactory = Callable[["ModelConfig", EngineOptions], Engine]
+
+# backend type -> "module:factory"; looked up lazily so optional SDKs stay optional.
 _BACKENDS: dict[str, str] = {
     "onnxruntime-cpu": "jetsentry.infer.onnx_engine:from_config",
-    "onnxruntime-cuda": "jetsentry.infer.onnx_engine:from_config",
-    "onnxruntime-tensorrt": "jetsentry.infer.onnx_engine:from_config",
+    "onnxruntime-cuda": "jetsentry.infer.ort_gpu_engine:from_config",
+    "onnxruntime-tensorrt": "jetsentry.infer.ort_gpu_engine:from_config",
+    "tensorrt": "jetsentry.infer.tensorrt_engine:from_config",
 }
 
 
@@ -56,16 +86,23 @@ def available_backends() -> list[str]:
     return sorted(_BACKENDS)
 
 
-def backend_factory(backend: str) -> EngineFactory:
-    """The factory of `backend`, its module imported: what a command checks before any work.
+def backend_type(backend: Any) -> str:
+    """The type of a backend setting (a config model or its bare type name)."""
+    return backend if isinstance(backend, str) else backend.type
+
+
+def backend_factory(backend: Any) -> EngineFactory:
+    """The factory of `backend` (a type, or a backend config), its module imported: what a
+    command checks before any work.
 
     MissingDependencyError (with the install command) when the backend's runtime is not
     installed, BackendUnavailableError when the backend is unknown or otherwise cannot load.
     """
-    target = _BACKENDS.get(backend)
+    name = backend_type(backend)
+    target = _BACKENDS.get(name)
     if target is None:
         raise BackendUnavailableError(
-            f"model.backend {backend!r} is unknown; known backends: {', '.join(available_backends())}"
+            f"model.backend {name!r} is unknown; known backends: {', '.join(available_backends())}"
         )
     module_name, _, function_name = target.partition(":")
     try:
@@ -73,19 +110,29 @@ def backend_factory(backend: str) -> EngineFactory:
     except MissingDependencyError:
         raise
     except ImportError as exc:
-        raise BackendUnavailableError(f"model.backend {backend!r} cannot be loaded on this machine: {exc}") from exc
+        raise BackendUnavailableError(f"model.backend {name!r} cannot be loaded on this machine: {exc}") from exc
     return getattr(module, function_name)
 
 
-def create_engine(model_cfg: ModelConfig) -> Engine:
+def create_engine(model_cfg: ModelConfig, options: EngineOptions | None = None) -> Engine:
     """The engine for ``model_cfg.backend``, loaded with ``model_cfg.path`` and its output checked."""
-    engine = backend_factory(model_cfg.backend)(model_cfg)
+    engine = backend_factory(model_cfg.backend)(model_cfg, options or EngineOptions())
     try:
         check_output(engine)
     except BaseException:
         engine.close()
         raise
     return engine
+
+
+def create_preprocessor(engine: Engine, input_size: int) -> Preprocess:
+    """The engine's own pre-processor, or the CPU letterbox."""
+    own = getattr(engine, "create_preprocessor", None)
+    if own is not None:
+        return own(input_size)
+    from jetsentry.infer.preprocess import Preprocessor
+
+    return Preprocessor(engine.info, input_size)
 
 
 def check_output(engine: Engine) -> None:

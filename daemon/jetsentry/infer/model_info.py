@@ -48,6 +48,9 @@ class ModelInfo:
     input_width: int | None
     num_anchors: int | None
     output_channels: int | None = None  # 4 + classes when static; a dynamic one is checked by a test run
+    # "int8" (QuantizeLinear/DequantizeLinear nodes: explicit quantization), "fp16" (mostly
+    # FP16 weights), else "fp32": what a strongly typed TensorRT network runs it in.
+    precision: str = "fp32"
     description: str = ""
     recipe_hash: str | None = None
     metadata: dict[str, str] = field(default_factory=dict, repr=False)
@@ -136,10 +139,23 @@ class ModelInfo:
             input_width=width,
             num_anchors=anchors,
             output_channels=channels,
+            precision=_precision(model),
             description=metadata.get("description", ""),
             recipe_hash=metadata.get("recipe_hash"),
             metadata=metadata,
         )
+
+
+_QDQ_OPS = frozenset({"QuantizeLinear", "DequantizeLinear"})
+
+
+def _precision(model: onnx.ModelProto) -> str:
+    if any(node.op_type in _QDQ_OPS for node in model.graph.node):
+        return "int8"
+    floats = [init.data_type for init in model.graph.initializer
+              if init.data_type in (onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16)]
+    half = sum(1 for t in floats if t == onnx.TensorProto.FLOAT16)
+    return "fp16" if floats and half * 2 > len(floats) else "fp32"
 
 
 def check_head_channels(channels: int, class_names: tuple[str, ...], what: str) -> None:

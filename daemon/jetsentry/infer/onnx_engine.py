@@ -22,6 +22,7 @@ except ImportError as exc:
 
 if TYPE_CHECKING:
     from jetsentry.config.models import ModelConfig
+    from jetsentry.infer.engine import EngineOptions
 
 # Provider order per backend; ONNX Runtime hands nodes a provider cannot run to the next one.
 PROVIDERS: dict[str, tuple[str, ...]] = {
@@ -99,7 +100,7 @@ class OnnxRuntimeEngine:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.intra_op_num_threads = threads
         # Idle intra-op threads otherwise spin-wait for work, burning the cores that
-        # capture needs to decode; measured in docs/PERFORMANCE.md (4 cameras: 5.5 -> 9.1 frames/s).
+        # capture needs to decode (4 live cameras went from 5.5 to 9.1 frames/s without it).
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.inter_op_num_threads = 1  # one model, sequential graph: extra inter-op threads only spin
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
@@ -178,7 +179,8 @@ class OnnxRuntimeEngine:
             )
 
 
-def from_config(model_cfg: ModelConfig) -> OnnxRuntimeEngine:
-    return OnnxRuntimeEngine(
-        model_cfg.path, backend=model_cfg.backend, threads=model_cfg.threads, parallel_runs=model_cfg.parallel_runs
-    )
+def from_config(model_cfg: ModelConfig, options: EngineOptions | None = None) -> OnnxRuntimeEngine:
+    """The CPU backend (model.backend.type onnxruntime-cpu)."""
+    backend = model_cfg.backend
+    return OnnxRuntimeEngine(model_cfg.path, backend=backend.type, threads=backend.threads,
+                             parallel_runs=backend.parallel_runs)

@@ -61,10 +61,32 @@ def _decode_image(
     best = scores[:, candidates].argmax(axis=0)
     confidences = scores[best, candidates]
     class_ids = best if settings.class_ids is None else settings.class_ids[best]
-    if candidates.size > settings.max_nms:
+    return _nms(output[:4, candidates].T, confidences, class_ids, settings)
+
+
+def postprocess_candidates(candidates: Sequence, boxes: Sequence[Letterbox], settings: PostprocessSettings
+                           ) -> list[Detections]:
+    """``postprocess`` from each image's anchors above the threshold, already selected (on the
+    GPU: infer/head_kernel.py) and in anchor order: the same NMS on the same candidates."""
+    if len(candidates) != len(boxes):
+        raise ValueError(f"{len(candidates)} candidate sets for {len(boxes)} images")
+    results = []
+    for found, box in zip(candidates, boxes):
+        if found.scores.size == 0:
+            detections = Detections.empty()
+        else:
+            detections = _nms(found.xywh, found.scores.astype(np.float32, copy=False), found.class_ids, settings)
+        _to_source_pixels(detections.boxes, box)
+        results.append(detections)
+    return results
+
+
+def _nms(xywh: np.ndarray, confidences: np.ndarray, class_ids: np.ndarray, settings: PostprocessSettings
+         ) -> Detections:
+    """Class-aware NMS of one image's candidates (anchor order), at most max_nms of them in."""
+    if confidences.size > settings.max_nms:
         top = np.argsort(-confidences, kind="stable")[: settings.max_nms]
-        candidates, confidences, class_ids = candidates[top], confidences[top], class_ids[top]
-    xywh = output[:4, candidates].T
+        xywh, confidences, class_ids = xywh[top], confidences[top], class_ids[top]
     half_wh = xywh[:, 2:] / np.float32(2)
     xyxy = np.concatenate([xywh[:, :2] - half_wh, xywh[:, :2] + half_wh], axis=1)
     offsets = (class_ids.astype(np.float32) * np.float32(settings.max_wh))[:, None]

@@ -1,4 +1,4 @@
-"""Batch preprocessing: BGR frames -> one letterboxed float32 tensor, into reused buffers."""
+"""CPU batch preprocessing: BGR pictures (or frames) -> one letterboxed float32 tensor, into reused buffers."""
 
 from __future__ import annotations
 
@@ -6,12 +6,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from jetsentry.capture.frame import Frame
 from jetsentry.infer.letterbox import Letterbox, letterbox_into, plan_batch, to_tensor
 from jetsentry.infer.model_info import ModelInfo
 
 
 class Preprocessor:
-    """Letterboxes a batch of BGR frames for one model.
+    """Letterboxes a batch of BGR pictures for one model; a Frame gives its ``image``
+    (converted from its captured picture on first use).
 
     The returned tensor is a buffer reused by the next call with the same shape:
     run inference on it before preprocessing the next batch.
@@ -26,9 +28,10 @@ class Preprocessor:
         self._canvas = np.empty((0, 0, 0, 3), np.uint8)
         self._tensor = np.empty((0, 3, 0, 0), np.float32)
 
-    def __call__(self, images: Sequence[np.ndarray]) -> tuple[np.ndarray, list[Letterbox]]:
-        if not images:
+    def __call__(self, pictures: Sequence[np.ndarray | Frame]) -> tuple[np.ndarray, list[Letterbox]]:
+        if not pictures:
             raise ValueError("no images to preprocess")
+        images = [p.image if isinstance(p, Frame) else p for p in pictures]
         for index, image in enumerate(images):
             if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
                 what = f"{image.dtype} {image.shape}" if isinstance(image, np.ndarray) else type(image).__name__

@@ -4,7 +4,7 @@ ONNX Runtime parallelises each operator over its intra-op threads, and every ope
 ends at a barrier.  On a small CPU those barriers cost: with 2 cores, two single-threaded
 runs on two frames side by side do more frames/s than one 2-thread run after the other,
 and they do not slow down when the host's vCPUs are scheduled less evenly
-(docs/PERFORMANCE.md, section 1).  So a batch of several frames is split into
+(docs/PERFORMANCE.md, row 1).  So a batch of several frames is split into
 ``parallel`` groups of whole frames (or whole static-batch chunks), run concurrently on
 single-threaded sessions; frames that do not divide evenly, and a batch of one, run on
 the all-core session, which keeps one frame's latency as low as before.

@@ -77,9 +77,15 @@ class DetectionItem(_MessagePart):
 
 class LatencyMs(_MessagePart):
     decode_to_batch: Milliseconds = Field(description="From capture hand-over to the frame entering a batch.")
-    preprocess: Milliseconds = Field(description="Letterbox and tensor conversion of the batch this frame was in.")
-    inference: Milliseconds = Field(description="Engine run of the batch this frame was in.")
-    postprocess: Milliseconds = Field(description="Head decoding and NMS for this frame.")
+    preprocess: Milliseconds = Field(
+        description="The engine's pre-processing of the batch this frame was in: colour conversion, letterbox and "
+        "tensor conversion (on a GPU backend, the letterbox kernel)."
+    )
+    inference: Milliseconds = Field(
+        description="Engine run of the batch this frame was in (on a GPU backend with the selection of the "
+        "anchors above the threshold on the GPU)."
+    )
+    postprocess: Milliseconds = Field(description="Head decoding (the rest of it, on a GPU backend) and NMS for this frame.")
     tracking: Milliseconds = Field(description="Tracker update for this frame.")
     total: Milliseconds = Field(description="From capture hand-over to the message being built (monotonic clock).")
 

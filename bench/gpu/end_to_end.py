@@ -1,0 +1,312 @@
+"""The GPU frame path end to end: NVDEC -> letterbox kernel -> ONNX Runtime CUDA -> NMS -> ByteTrack -> messages.
+
+For each stream count, in one run and interleaved:
+- raw: the engine alone on pre-staged device input (letterboxed once), at the batch the
+  pipeline runs (one frame per stream, up to --max-batch), output copied to the host;
+- nvdec: NVDEC capacity, the same sessions with a consumer that only releases frames;
+- pipeline: N recordings (realtime: false, every frame) through CameraSession (nvdec),
+  FrameBatcher, and FrameProcessor (GPU pre-processing, inference, decoding + NMS,
+  ByteTrack, JSON messages built), the next batch prepared during inference, as the
+  daemon does for recordings.  Messages are built but not published: the GPU machine
+  has no MQTT broker.
+Host CPU per frame: the consumer thread (inference call, head decoding, NMS, tracking,
+messages), the prepare thread (batching, kernel launch), and the rest of the process
+(decode threads, PyNvVideoCodec, ONNX Runtime), from thread CPU clocks.
+
+    python bench/gpu/end_to_end.py --model M.onnx --clip CLIP [--streams 1 8 16] [--out DIR]
+    python bench/gpu/end_to_end.py --latency --model M.onnx --clip CLIP      # one live-paced stream
+    python bench/gpu/end_to_end.py --memory 180 --model M.onnx --clip CLIP  # device memory over time
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path[:0] = [str(REPO / "daemon"), str(REPO)]
+
+from jetsentry.batch import FrameBatcher  # noqa: E402
+from jetsentry.batch.finisher import BackgroundFinisher  # noqa: E402
+from jetsentry.batch.prefetch import PrefetchedBatches  # noqa: E402
+from jetsentry.capture.decoders import CaptureBackend  # noqa: E402
+from jetsentry.capture.session import CameraSession  # noqa: E402
+from jetsentry.capture.slot import LatestFrameSlot  # noqa: E402
+from jetsentry.capture.state import SessionState  # noqa: E402
+from jetsentry.config.models import CameraConfig, CaptureConfig, ModelConfig, TrackerConfig  # noqa: E402
+from jetsentry.gpu.cuda import get_device  # noqa: E402
+from jetsentry.infer import Detector, EngineOptions  # noqa: E402
+from jetsentry.pipeline import FrameProcessor  # noqa: E402
+
+DONE = (SessionState.STOPPED, SessionState.FAILED)
+
+
+def _sessions(clip: Path, count: int, *, realtime: bool = False, on_eos: str = "stop", fps_cap=None):
+    ready = threading.Event()
+    sessions = {}
+    for index in range(count):
+        camera = CameraConfig(id=f"cam{index}", source=str(clip), realtime=realtime, on_eos=on_eos,
+                              decoder="nvdec", fps_cap=fps_cap)
+        sessions[camera.id] = CameraSession(camera, CaptureConfig(connect_timeout_s=30), LatestFrameSlot(ready),
+                                            backend=CaptureBackend("nvdec", "bench", 0))
+    return sessions, ready
+
+
+def _finished(sessions) -> bool:
+    return all(s.state in DONE for s in sessions.values()) and not any(s.slot.has_frame() for s in sessions.values())
+
+
+def nvdec_capacity(clip: Path, streams: int) -> dict:
+    sessions, ready = _sessions(clip, streams)
+    taken = 0
+    started = time.perf_counter()
+    for session in sessions.values():
+        session.start()
+    while not _finished(sessions):
+        ready.clear()
+        got = False
+        for session in sessions.values():
+            frame = session.slot.take()
+            if frame is not None:
+                frame.release()
+                taken += 1
+                got = True
+        if not got:
+            ready.wait(0.01)
+    elapsed = time.perf_counter() - started
+    errors = [s.last_error for s in sessions.values() if s.state == SessionState.FAILED]
+    return {"frames": taken, "seconds": round(elapsed, 3), "fps": round(taken / elapsed, 1), "errors": errors}
+
+
+def raw_engine(detector: Detector, frames_source: Path, batch: int, seconds: float = 2.0) -> dict:
+    """The engine alone on one letterboxed device batch, repeated (pre-staged input)."""
+    from jetsentry.capture.frame import Frame
+    from bench.gpu.kernel import decoded_photos
+
+    pictures = decoded_photos(frames_source, min(batch, 8), every=30)
+    frames = [Frame("raw", i, pictures[i % len(pictures)], 0.0, 0.0) for i in range(batch)]
+    prepared = detector.prepare(frames)
+    engine = detector.engine
+    result = {"batch": batch}
+    for name, run in (("head_selected_on_gpu", lambda: engine.infer_candidates(prepared.tensor, 0.1, None)),
+                      ("whole_head_to_host", lambda: engine.infer(prepared.tensor))):
+        for _ in range(10):
+            run()
+        runs = 0
+        began = time.perf_counter()
+        while time.perf_counter() - began < seconds:
+            run()
+            runs += 1
+        elapsed = time.perf_counter() - began
+        result[name] = {"runs": runs, "ms_per_run": round(elapsed / runs * 1e3, 3),
+                        "fps": round(runs * batch / elapsed, 1)}
+    result["fps"] = result["head_selected_on_gpu"]["fps"]  # what the frame path runs
+    return result
+
+
+def pipeline(detector: Detector, clip: Path, streams: int, max_batch: int, *, finish_behind: bool = False) -> dict:
+    sessions, ready = _sessions(clip, streams)
+    batcher = FrameBatcher({cid: s.slot for cid, s in sessions.items()}, ready, max_batch=min(streams, max_batch),
+                           max_wait_s=0.002)
+    processor = FrameProcessor(detector, device_id="bench", tracker=TrackerConfig())
+    stage_ms = {"preprocess": [], "inference": [], "postprocess": [], "tracking": []}
+    counts = {"frames": 0, "detections": 0, "message_bytes": 0, "batches": 0}
+    prepare_cpu = [0.0]
+    stop = threading.Event()
+
+    def batches():
+        while not stop.is_set():
+            yield batcher.next_batch(timeout=0.05)
+
+    def prepare(batch):
+        before = time.thread_time()
+        try:
+            return processor.prepare(batch) if batch else None
+        finally:
+            prepare_cpu[0] += time.thread_time() - before
+
+    finish_cpu = [0.0]
+
+    def finish(inferred):
+        before = time.thread_time()
+        results = processor.finish(inferred)
+        counts["batches"] += 1
+        for result in results:
+            counts["frames"] += 1
+            counts["detections"] += len(result.detections)
+            counts["message_bytes"] += len(result.payload)
+            for stage in stage_ms:
+                value = result.latency_ms[stage]
+                stage_ms[stage].append(value / len(results) if stage != "tracking" else value)
+        finish_cpu[0] += time.thread_time() - before
+
+    process_before = resource.getrusage(resource.RUSAGE_SELF)
+    consumer_before = time.thread_time()
+    started = time.perf_counter()
+    for session in sessions.values():
+        session.start()
+    finisher = BackgroundFinisher(finish, name="bench-finish") if finish_behind else None
+    with PrefetchedBatches(batches(), prepare, name="bench-prepare") as prepared:
+        for ready_batch in prepared:
+            if ready_batch is not None:
+                inferred = processor.infer(ready_batch)
+                if finisher is not None:
+                    finisher.submit(inferred)
+                else:
+                    finish(inferred)
+            elif _finished(sessions):
+                break
+        stop.set()
+    if finisher is not None:
+        finisher.close()
+    elapsed = time.perf_counter() - started
+    consumer_cpu = time.thread_time() - consumer_before
+    if finisher is None:
+        consumer_cpu -= finish_cpu[0]  # reported as the finishing work, apart
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    process_cpu = (usage.ru_utime - process_before.ru_utime) + (usage.ru_stime - process_before.ru_stime)
+    for session in sessions.values():
+        session.stop()
+    frames = max(1, counts["frames"])
+    errors = [s.last_error for s in sessions.values() if s.state == SessionState.FAILED]
+    return {
+        **counts, "seconds": round(elapsed, 3), "fps": round(counts["frames"] / elapsed, 1), "errors": errors,
+        "mean_batch": round(counts["frames"] / max(1, counts["batches"]), 2),
+        "stage_ms_per_frame_wall": {k: round(statistics.fmean(v), 4) if v else None for k, v in stage_ms.items()},
+        "finish_behind": finish_behind,
+        "cpu_ms_per_frame": {"inference_thread": round(consumer_cpu / frames * 1e3, 4),
+                             "finishing (tracking, messages)": round(finish_cpu[0] / frames * 1e3, 4),
+                             "prepare_thread": round(prepare_cpu[0] / frames * 1e3, 4),
+                             "rest_of_process": round((process_cpu - consumer_cpu - finish_cpu[0] - prepare_cpu[0])
+                                                      / frames * 1e3, 4),
+                             "whole_process": round(process_cpu / frames * 1e3, 4)},
+    }
+
+
+def latency(detector: Detector, clip: Path, seconds: float) -> dict:
+    """One live-paced stream (the file at its 30 frames/s), batch 1, nothing prepared ahead."""
+    sessions, ready = _sessions(clip, 1, realtime=True, on_eos="loop")
+    batcher = FrameBatcher({cid: s.slot for cid, s in sessions.items()}, ready, max_batch=1, max_wait_s=0.0)
+    processor = FrameProcessor(detector, device_id="bench", tracker=TrackerConfig())
+    session = next(iter(sessions.values()))
+    session.start()
+    session.wait_for_state(SessionState.STREAMING, 30)
+    totals, decode_to_batch = [], []
+    began = time.perf_counter()
+    while time.perf_counter() - began < seconds:
+        batch = batcher.next_batch(timeout=0.5)
+        for result in processor.process(batch) if batch else []:
+            totals.append(result.latency_ms["total"])
+            decode_to_batch.append(result.latency_ms["decode_to_batch"])
+    session.stop()
+    totals.sort()
+
+    def pct(p):
+        return round(totals[min(len(totals) - 1, int(p / 100 * len(totals)))], 3) if totals else None
+
+    return {"frames": len(totals), "seconds": seconds, "fps": round(len(totals) / seconds, 2),
+            "handover_to_message_ms": {"p50": pct(50), "p99": pct(99), "max": round(totals[-1], 3) if totals else None},
+            "handover_to_batch_ms_p50": round(statistics.median(decode_to_batch), 3) if decode_to_batch else None,
+            "stats": {"dropped": session.stats.dropped, "loops": session.stats.loops}}
+
+
+def memory(model: Path, clip: Path, streams: int, seconds: float, max_batch: int) -> dict:
+    """Device memory used: before the engine, with it, with N streams, then every 10 s of a looping run."""
+    device = get_device(0)
+
+    def used_mib():
+        free, total = device.memory_info()
+        return round((total - free) / 2**20, 1)
+
+    baseline = used_mib()
+    detector = Detector.from_config(_model_config(model, max_batch), EngineOptions(max_batch=max_batch))
+    with_engine = used_mib()
+    sessions, ready = _sessions(clip, streams, realtime=False, on_eos="loop")
+    batcher = FrameBatcher({cid: s.slot for cid, s in sessions.items()}, ready, max_batch=min(streams, max_batch),
+                           max_wait_s=0.002)
+    processor = FrameProcessor(detector, device_id="bench", tracker=TrackerConfig())
+    for session in sessions.values():
+        session.start()
+    samples, frames = [], 0
+    began = time.perf_counter()
+    next_sample = began + 10
+    while time.perf_counter() - began < seconds:
+        batch = batcher.next_batch(timeout=0.5)
+        frames += len(processor.process(batch)) if batch else 0
+        if time.perf_counter() >= next_sample:
+            samples.append((round(time.perf_counter() - began), used_mib()))
+            next_sample += 10
+    for session in sessions.values():
+        session.stop()
+        session.slot.discard()
+    detector.close()
+    after = used_mib()
+    return {"streams": streams, "seconds": seconds, "frames": frames, "baseline_mib": baseline,
+            "engine_mib": round(with_engine - baseline, 1),
+            "per_stream_mib": round((samples[0][1] - with_engine) / streams, 2) if samples else None,
+            "samples_s_mib": samples, "after_close_mib": after,
+            "change_first_to_last_sample_mib": round(samples[-1][1] - samples[0][1], 1) if samples else None}
+
+
+def _model_config(model: Path, max_batch: int) -> ModelConfig:
+    return ModelConfig(path=model, backend={"type": "onnxruntime-cuda", "max_batch": max_batch})
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, required=True, help="a dynamic-batch detection ONNX")
+    parser.add_argument("--clip", type=Path, required=True)
+    parser.add_argument("--streams", type=int, nargs="+", default=[1, 8, 16])
+    parser.add_argument("--max-batch", type=int, default=16)
+    parser.add_argument("--latency", action="store_true", help="measure one live-paced stream instead")
+    parser.add_argument("--latency-seconds", type=float, default=20.0)
+    parser.add_argument("--memory", type=float, metavar="SECONDS", help="measure device memory over a run instead")
+    parser.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", ".")))
+    args = parser.parse_args()
+    device = get_device(0)
+    result: dict = {"card": device.info.name, "date": time.strftime("%Y-%m-%d"), "command": " ".join(sys.argv),
+                    "model": args.model.name, "clip": args.clip.name}
+    args.out.mkdir(parents=True, exist_ok=True)
+    if args.memory:
+        result["memory"] = memory(args.model, args.clip, max(args.streams), args.memory, args.max_batch)
+        name = "memory"
+    else:
+        detector = Detector.from_config(_model_config(args.model, args.max_batch),
+                                        EngineOptions(max_batch=args.max_batch))
+        try:
+            if args.latency:
+                result["latency"] = latency(detector, args.clip, args.latency_seconds)
+                name = "latency"
+            else:
+                name = "end_to_end"
+                result["runs"] = []
+                for streams in args.streams:
+                    batch = min(streams, args.max_batch)
+                    entry = {"streams": streams, "raw_before": raw_engine(detector, args.clip, batch)}
+                    entry["nvdec"] = nvdec_capacity(args.clip, streams)
+                    entry["pipeline"] = pipeline(detector, args.clip, streams, args.max_batch)
+                    entry["pipeline_finish_behind"] = pipeline(detector, args.clip, streams, args.max_batch,
+                                                               finish_behind=True)
+                    entry["raw_after"] = raw_engine(detector, args.clip, batch)
+                    raw = (entry["raw_before"]["fps"] + entry["raw_after"]["fps"]) / 2
+                    bound = min(raw, entry["nvdec"]["fps"])
+                    entry["ratio_to_min_raw_nvdec"] = round(entry["pipeline"]["fps"] / bound, 3)
+                    entry["ratio_finish_behind"] = round(entry["pipeline_finish_behind"]["fps"] / bound, 3)
+                    result["runs"].append(entry)
+                    print(json.dumps(entry), flush=True)
+        finally:
+            detector.close()
+    (args.out / f"{name}.json").write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

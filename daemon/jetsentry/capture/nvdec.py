@@ -1,0 +1,288 @@
+"""One NVDEC connection attempt of a camera: PyNvVideoCodec's demuxer and decoder on a thread.
+
+Decoded NV12 frames stay in GPU memory: each admitted frame is copied (device to device,
+about 3 MB at 1080p) into one of a few buffers this connection owns and handed over as a
+DevicePicture whose release returns the buffer.  The copy makes the picture independent
+of the decoder's own surface pool, whose frames PyNvVideoCodec may reuse on the next
+decode call.  Files and RTSP go through PyNvVideoCodec's demuxer (FFmpeg inside).
+
+PyNvVideoCodec runs on desktop and data-centre NVIDIA GPUs and on Jetson Thor, not on
+Jetson Orin (capture/decoders.py).  It reads no RTCP sender reports, so RTSP frames get
+the wall clock at arrival as their capture time; a file's frames get a wall-clock anchor
+plus their position (frame index / frame rate).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from jetsentry.capture.connection import ConnectionEvent, Delivery, EndOfStream, Failed, FrameSink
+from jetsentry.capture.decode_problems import DecodeProblems
+from jetsentry.capture.device_picture import DevicePicture
+from jetsentry.capture.errors import (
+    BadPipeline,
+    BadVideoFile,
+    CaptureError,
+    ConnectionFailed,
+    ElementMissing,
+    HandoverFailed,
+)
+from jetsentry.capture.probe import VideoFileInfo, check_file
+from jetsentry.capture.yuv import even_size
+from jetsentry.config.models import CameraConfig
+from jetsentry.config.source_uri import SourceUri
+
+# Buffers per camera: one being filled, one in the slot, one being pre-processed, one spare.
+POOL_SIZE = 4
+PITCH_ALIGN = 256  # bytes; keeps every row of the copy aligned for the kernel's loads
+_CODECS = {"H264": "h264", "HEVC": "h265"}
+
+
+class _Cancelled(Exception):
+    """The connection is closing while a frame waited for a free buffer."""
+
+
+class DevicePicturePool:
+    """A fixed set of NV12 device buffers of one size; a released picture returns its buffer."""
+
+    def __init__(self, device: Any, width: int, height: int, count: int = POOL_SIZE) -> None:
+        from jetsentry.gpu.memory import DeviceBuffer
+
+        even_w, even_h = even_size(width, height)
+        self.width, self.height = width, height
+        self.pitch = -(-even_w // PITCH_ALIGN) * PITCH_ALIGN
+        self.luma_rows = even_h
+        self.nbytes = self.pitch * even_h * 3 // 2
+        self._device = device
+        self._cond = threading.Condition()
+        self._closed = False
+        self._free: deque = deque()
+        try:
+            for _ in range(count):
+                self._free.append(DeviceBuffer(device, self.nbytes))
+        except BaseException:
+            self.close()
+            raise
+
+    def take(self, cancel: threading.Event) -> Any:
+        """A free buffer; waits for a release, and raises _Cancelled when ``cancel`` is set first."""
+        with self._cond:
+            while not self._free:
+                if cancel.is_set() or self._closed:
+                    raise _Cancelled()
+                self._cond.wait(0.05)
+            return self._free.popleft()
+
+    def give_back(self, buffer: Any) -> None:
+        with self._cond:
+            if not self._closed:
+                self._free.append(buffer)
+                self._cond.notify()
+                return
+        buffer.free()  # the pool closed while the picture was out: free it now
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            free, self._free = list(self._free), deque()
+            self._cond.notify_all()
+        for buffer in free:
+            buffer.free()
+
+
+def decoded_planes(frame: Any, width: int, height: int) -> tuple[int, int, int, int]:
+    """(luma address, luma pitch, chroma address, chroma pitch) of a PyNvVideoCodec NV12 frame."""
+    views = None
+    try:
+        views = frame.cuda()  # one CUDA-array-interface view per plane
+    except Exception:  # noqa: BLE001 - older releases: the base pointer only
+        views = None
+    if views:
+        planes = []
+        for view in list(views)[:2]:
+            interface = view.__cuda_array_interface__
+            strides = interface.get("strides") or (interface["shape"][1] * 1, 1)
+            planes.append((int(interface["data"][0]), int(strides[0])))
+        if len(planes) == 2:
+            return planes[0][0], planes[0][1], planes[1][0], planes[1][1]
+    luma = int(frame.GetPtrToPlane(0))  # planes packed back to back at the picture's width
+    return luma, width, luma + width * height, width
+
+
+class NvdecConnection:
+    """Demux and decode on a thread of its own; events to the session thread through a queue."""
+
+    def __init__(
+        self,
+        frames: FrameSink,
+        camera: CameraConfig,
+        source: SourceUri,
+        *,
+        file_info: VideoFileInfo | None,
+        lossless: bool,
+        paced: bool,
+        wall_clock: Callable[[], float],
+        clock: Callable[[], float],
+        device: int = 0,
+    ) -> None:
+        from jetsentry.optional import PYNVVIDEOCODEC, MissingDependencyError, require
+
+        try:
+            require("capture.decoder nvdec", PYNVVIDEOCODEC)
+        except MissingDependencyError as exc:
+            raise ElementMissing(str(exc)) from None
+        if source.kind not in ("file", "rtsp"):
+            raise BadPipeline(f"decoder nvdec reads files and rtsp:// sources, not {source.kind} sources")
+        if source.kind == "file":
+            check_file(source.path)
+        from jetsentry.gpu.cuda import get_device
+        from jetsentry.gpu.memory import stream_pool
+
+        self._frames = frames
+        self._camera_id = camera.id
+        self._source = source
+        self._location = source.path if source.kind == "file" else source.raw  # FFmpeg takes credentials in the URL
+        self.kind = source.kind
+        self.file_info = file_info
+        self.problems = DecodeProblems()
+        self._lossless, self._paced = lossless, paced
+        self._wall_clock, self._clock = wall_clock, clock
+        self._gpu = get_device(device)
+        self._streams = stream_pool(self._gpu)
+        self._stream = self._streams.take()  # given back, never destroyed: see StreamPool
+        self._events: queue.Queue[ConnectionEvent | None] = queue.Queue()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pool: DevicePicturePool | None = None
+
+    # ---- the session thread ---------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=f"nvdec-{self._camera_id}", daemon=True)
+        self._thread.start()
+
+    def next_event(self, timeout_s: float) -> ConnectionEvent | None:
+        try:
+            return self._events.get(timeout=timeout_s)
+        except queue.Empty:
+            return None
+
+    def seek_to_start(self) -> bool:
+        return False  # the session reopens the file: a fresh demuxer and decoder
+
+    def stream_note(self) -> str | None:
+        info = self.file_info
+        return f"NVDEC decodes {info.codec.upper()} {info.width}x{info.height} on {self._gpu.info.name}" if info else None
+
+    def wake(self) -> None:
+        self._events.put(None)
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        if self._pool is not None:
+            self._pool.close()
+        self._stream.synchronize()
+        self._streams.give_back(self._stream)
+
+    # ---- the decode thread ----------------------------------------------------------
+
+    def _run(self) -> None:
+        import PyNvVideoCodec as nvc
+
+        demuxer = decoder = None
+        try:
+            self._gpu.activate()
+            demuxer = self._open(nvc)
+            decoder = nvc.CreateDecoder(gpuid=self._gpu.index, codec=demuxer.GetNvCodecId(),
+                                        cudacontext=int(self._gpu.context), cudastream=self._stream.handle,
+                                        usedevicememory=True)
+            fps = self.file_info.fps if self.file_info is not None else None
+            started_wall, started = self._wall_clock(), self._clock()
+            index = 0
+            for packet in demuxer:
+                for frame in decoder.Decode(packet):
+                    if self._stop.is_set():
+                        return
+                    position = index / fps if fps else None
+                    index += 1
+                    if self._paced and position is not None:  # a file played at its own rate, like a camera
+                        delay = started + position - self._clock()
+                        if delay > 0 and self._stop.wait(delay):
+                            return
+                    capture_ts = (lambda p=position: started_wall + p) if self.kind == "file" and position is not None \
+                        else self._wall_clock
+                    if self._frames.deliver(lambda f=frame: self._picture(f), position, capture_ts) is Delivery.CANCELLED:
+                        return
+                if self._stop.is_set():
+                    return
+            self._events.put(EndOfStream())
+        except _Cancelled:
+            return
+        except CaptureError as exc:
+            self._events.put(Failed(exc))
+        except Exception as exc:  # noqa: BLE001 - PyNvVideoCodec raises its own types
+            self._events.put(Failed(self._classify(exc)))
+        finally:
+            frame = packet = None  # noqa: F841 - drop every reference to the decoder's objects here
+            decoder = demuxer = None  # noqa: F841 - PyNvVideoCodec frees its decoder when the object goes
+
+    def _open(self, nvc: Any) -> Any:
+        try:
+            demuxer = nvc.CreateDemuxer(self._location)
+        except Exception as exc:  # noqa: BLE001
+            if self.kind == "file":
+                raise BadVideoFile(f"not a video / cannot decode: {self._source.masked}: {exc}") from None
+            raise ConnectionFailed(f"cannot open {self._source.masked}: {exc}") from None
+        codec_name = getattr(demuxer.GetNvCodecId(), "name", str(demuxer.GetNvCodecId())).upper()
+        codec = next((c for key, c in _CODECS.items() if key in codec_name), None)
+        if codec is None:
+            raise BadVideoFile(f"{self._source.masked} holds {codec_name} video; only H.264 and H.265 are supported")
+        fps = float(demuxer.FrameRate() or 0) or None
+        self.file_info = VideoFileInfo(path=self._source.masked, container="nvdec", codec=codec,
+                                       width=int(demuxer.Width()), height=int(demuxer.Height()), fps=fps,
+                                       duration_s=None)
+        return demuxer
+
+    def _picture(self, frame: Any) -> DevicePicture:
+        from jetsentry.gpu.memory import copy_2d_async
+
+        info = self.file_info
+        if self._pool is None:
+            self._pool = DevicePicturePool(self._gpu, info.width, info.height)
+        pool = self._pool
+        buffer = pool.take(self._stop)
+        try:
+            luma, luma_pitch, chroma, chroma_pitch = decoded_planes(frame, info.width, info.height)
+            width_bytes = even_size(info.width, info.height)[0]
+            copy_2d_async(dst=buffer.ptr, dst_pitch=pool.pitch, src=luma, src_pitch=luma_pitch,
+                          width_bytes=width_bytes, height=pool.luma_rows, stream=self._stream.handle)
+            copy_2d_async(dst=buffer.ptr + pool.pitch * pool.luma_rows, dst_pitch=pool.pitch, src=chroma,
+                          src_pitch=chroma_pitch, width_bytes=width_bytes, height=pool.luma_rows // 2,
+                          stream=self._stream.handle)
+            self._stream.synchronize()  # readers need no synchronisation (DevicePicture)
+        except BaseException:
+            pool.give_back(buffer)
+            raise
+        return DevicePicture(luma_ptr=buffer.ptr, chroma_ptr=buffer.ptr + pool.pitch * pool.luma_rows,
+                             pitch=pool.pitch, width=info.width, height=info.height, device=self._gpu.index,
+                             stream=self._stream.handle, release=lambda: pool.give_back(buffer))
+
+    def _classify(self, exc: Exception) -> CaptureError:
+        from jetsentry.infer.errors import GpuError
+
+        if isinstance(exc, GpuError):
+            error: CaptureError = HandoverFailed(f"copying a decoded frame failed: {exc}")
+        elif self.kind == "file":  # the same bytes fail the same way again
+            self.problems.add(str(exc))
+            error = BadVideoFile(f"NVDEC cannot decode {self._source.masked}: {exc}")
+        else:
+            error = ConnectionFailed(f"NVDEC stream {self._source.masked} failed: {exc}")
+        error.__cause__ = exc
+        return error
