@@ -39,7 +39,8 @@ class PreparedInput:
 
 
 class Detector:
-    """Letterbox -> engine -> decode + NMS -> source pixels, for batches of frames.
+    """Letterbox -> engine -> decode + NMS (none for a ``detections`` output) -> source pixels,
+    for batches of frames.
 
     ``detect`` does it all; ``prepare`` and ``run`` split it so that one thread can
     prepare batch n+1 while another runs batch n.  At most one prepared batch may wait
@@ -72,6 +73,7 @@ class Detector:
             iou=iou,
             max_detections=max_detections,
             class_ids=resolve_classes(classes, engine.info),
+            num_classes=engine.info.num_classes,
         )
 
     @classmethod
@@ -124,7 +126,7 @@ class Detector:
         start = time.perf_counter()
         output = self.engine.infer(prepared.tensor)
         inferred = time.perf_counter()
-        detections = postprocess(output, prepared.boxes, settings)
+        detections = postprocess(output, prepared.boxes, settings, self.engine.info.output_layout)
         done = time.perf_counter()
         return detections, StageTimes(
             preprocess_ms=prepared.preprocess_ms,

@@ -11,7 +11,8 @@ import numpy as np
 
 from jetsentry.config.rules import CPU_BACKEND, check_parallel_runs
 from jetsentry.infer.errors import BackendUnavailableError, ModelError
-from jetsentry.infer.model_info import ModelInfo, check_head_channels
+from jetsentry.infer.model_info import ModelInfo, check_output_shape
+from jetsentry.infer.output_layout import ANCHORS, DETECTION_FIELDS, DETECTIONS
 from jetsentry.infer.run_plan import plan_runs
 from jetsentry.optional import ONNX_RUNTIME, missing
 
@@ -161,12 +162,17 @@ class OnnxRuntimeEngine:
     def _run(self, session: ort.InferenceSession, batch: np.ndarray) -> np.ndarray:
         feed = batch if self._input_dtype is np.float32 else batch.astype(self._input_dtype)
         (output,) = session.run([self.info.output_name], {self.info.input_name: feed}, self._run_options)
-        if output.ndim != 3 or output.shape[1] != 4 + self.info.num_classes:
-            what = f"model.path {self.info.path}: output {self.info.output_name!r} of shape {list(output.shape)}"
-            if output.ndim != 3:
-                raise ModelError(f"{what} is not a detection head [B, 4+C, N]")
-            check_head_channels(output.shape[1], self.info.class_names, what)
+        if not self._fits(output.shape):
+            check_output_shape(output.shape, self.info, f"model.path {self.info.path}: output {self.info.output_name!r}")
         return output if output.dtype == np.float32 else output.astype(np.float32)
+
+    def _fits(self, shape: tuple[int, ...]) -> bool:
+        """The output shape is the declared layout's (checked in full only when it is not)."""
+        if len(shape) != 3:
+            return False
+        if self.info.output_layout == DETECTIONS:
+            return shape[2] == DETECTION_FIELDS
+        return self.info.output_layout == ANCHORS and shape[1] == 4 + self.info.num_classes
 
     def _check_batch(self, batch: np.ndarray) -> None:
         if batch.dtype != np.float32 or batch.ndim != 4 or batch.shape[1] != 3 or batch.shape[0] == 0:
