@@ -107,6 +107,8 @@ def _settings(args: argparse.Namespace) -> tuple[ModelConfig, TrackerConfig | No
         model_fields = cfg.model.model_dump()
         tracker_cfg = cfg.tracker
     model_fields["path"] = args.model
+    # --model names the file to run: the config's variants and precision belong to its own model.path.
+    model_fields.update(variants={}, precision="auto")
     for attr, key in (("input_size", "input_size"), ("conf", "confidence"), ("iou", "iou"), ("backend", "backend")):
         value = getattr(args, attr)
         if value is not None:

@@ -1,4 +1,4 @@
-"""The `jetsentry` command: run, analyze, check-config, synth, eval, version.
+"""The `jetsentry` command: run, analyze, check-config, synth, eval, models, version.
 
 Each subcommand imports its module lazily so `jetsentry version` or
 `check-config` work without GStreamer or ONNX Runtime being importable.
@@ -70,8 +70,14 @@ def _cmd_eval(argv: list[str]) -> int:
     return eval_main(argv)
 
 
+def _cmd_models(argv: list[str]) -> int:
+    from jetsentry.convert.cli import main as models_main
+
+    return models_main(argv)
+
+
 # Subcommands that own their argument parsing.
-_DELEGATED = {"synth": _cmd_synth, "eval": _cmd_eval}
+_DELEGATED = {"synth": _cmd_synth, "eval": _cmd_eval, "models": _cmd_models}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -84,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("analyze", help="run every frame of a video file through the pipeline")
     p.add_argument("video", help="video file (mp4, mkv, raw .h264/.h265)")
-    p.add_argument("--model", type=Path, required=True, help="YOLOv8/YOLO11 detection ONNX")
+    p.add_argument("--model", type=Path, required=True,
+                   help="YOLO detection ONNX (YOLOv8, YOLO11, YOLO26, YOLOv10; FP32, FP16 or INT8)")
     p.add_argument("--out", type=Path, help="write one JSON message per frame to this .jsonl file")
     p.add_argument("--no-track", action="store_true", help="skip ByteTrack")
     p.add_argument("--config", type=Path, help="take model/tracker settings from this config")
@@ -103,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("synth", help="generate synthetic scenes with ground truth (see synth --help)", add_help=False)
     sub.add_parser("eval", help="evaluate detection and tracking on scenes (see eval --help)", add_help=False)
+    sub.add_parser("models", help="make INT8 (quantize) and FP16 variants of a model (see models --help)",
+                   add_help=False)
 
     p = sub.add_parser("version", help="print the version")
     p.set_defaults(func=_cmd_version)

@@ -8,6 +8,7 @@ imports that module only when its backend is asked for, so an optional SDK
 from __future__ import annotations
 
 import importlib
+import logging
 from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
@@ -16,6 +17,7 @@ import numpy as np
 
 from jetsentry.infer.errors import BackendUnavailableError, ModelError
 from jetsentry.infer.model_info import ModelInfo, check_output_shape
+from jetsentry.infer.variants import select_model_file
 from jetsentry.optional import MissingDependencyError
 
 if TYPE_CHECKING:
@@ -38,6 +40,8 @@ class Engine(Protocol):
         """Release the backend's resources; the engine is unusable afterwards."""
         ...
 
+
+log = logging.getLogger("jetsentry.infer")
 
 EngineFactory = Callable[["ModelConfig"], Engine]
 
@@ -80,8 +84,14 @@ def backend_factory(backend: str) -> EngineFactory:
 
 
 def create_engine(model_cfg: ModelConfig) -> Engine:
-    """The engine for ``model_cfg.backend``, loaded with ``model_cfg.path`` and its output checked."""
-    engine = backend_factory(model_cfg.backend)(model_cfg)
+    """The engine for ``model_cfg.backend``, loaded with the model file it runs best (model.path or
+    one of model.variants: infer/variants.py) and its output checked; the factory gets a model
+    section whose ``path`` is that file."""
+    factory = backend_factory(model_cfg.backend)
+    choice = select_model_file(model_cfg)
+    if model_cfg.variants:
+        log.info("model: %s (%s; %s)", choice.path, choice.precision, choice.reason)
+    engine = factory(model_cfg.model_copy(update={"path": choice.path, "variants": {}, "precision": "auto"}))
     try:
         check_output(engine)
     except BaseException:

@@ -8,11 +8,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
+import onnx
 
 from jetsentry.config.rules import CPU_BACKEND, check_parallel_runs
 from jetsentry.infer.errors import BackendUnavailableError, ModelError
 from jetsentry.infer.model_info import ModelInfo, check_output_shape
 from jetsentry.infer.output_layout import ANCHORS, DETECTION_FIELDS, DETECTIONS
+from jetsentry.infer.qdq_cpu import unsigned_activations, wants_unsigned_activations
 from jetsentry.infer.run_plan import plan_runs
 from jetsentry.optional import ONNX_RUNTIME, missing
 
@@ -82,6 +84,7 @@ class OnnxRuntimeEngine:
                 f"model.backend {backend!r} needs ONNX Runtime's {providers[0]}, which this onnxruntime "
                 f"build does not have (available: {', '.join(available)})"
             )
+        self._model = self._cpu_model_bytes() if backend == CPU_BACKEND else str(self.info.path)
         self._session = self._open_session(providers, threads)
         self._input_dtype = np.float16 if self.info.input_dtype == "float16" else np.float32
         # A failed run raises with ONNX Runtime's message, which the daemon logs rate-limited;
@@ -95,6 +98,14 @@ class OnnxRuntimeEngine:
             # The calling thread runs one group itself.
             self._workers = ThreadPoolExecutor(parallel_runs - 1, thread_name_prefix="jetsentry-infer")
 
+    def _cpu_model_bytes(self) -> str | bytes:
+        """What the CPU sessions load: the file, or an INT8 file with unsigned activations on x86
+        (infer/qdq_cpu.py: the same results, on ONNX Runtime's integer kernels)."""
+        if self.info.precision != "int8" or not wants_unsigned_activations():
+            return str(self.info.path)
+        rewritten = unsigned_activations(onnx.load(str(self.info.path)))
+        return str(self.info.path) if rewritten is None else rewritten.SerializeToString()
+
     def _open_session(self, providers: tuple[str, ...], threads: int) -> ort.InferenceSession:
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -105,7 +116,7 @@ class OnnxRuntimeEngine:
         options.inter_op_num_threads = 1  # one model, sequential graph: extra inter-op threads only spin
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         try:
-            session = ort.InferenceSession(str(self.info.path), sess_options=options, providers=list(providers))
+            session = ort.InferenceSession(self._model, sess_options=options, providers=list(providers))
         except Exception as exc:  # ONNX Runtime raises its own exception types (Fail, InvalidGraph, ...)
             raise ModelError(
                 f"ONNX Runtime cannot load model.path {self.info.path} with {providers[0]}: {exc}"
@@ -144,6 +155,7 @@ class OnnxRuntimeEngine:
             self._workers.shutdown(wait=True)
         self._session = None
         self._concurrent_session = None
+        self._model = None
 
     def _run_group(self, session: ort.InferenceSession, batch: np.ndarray, runs) -> dict[int, np.ndarray]:
         """{first frame: output} for each run of a group, in order."""
