@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -42,3 +43,14 @@ def rtsp_server() -> Iterator[RtspServerProcess]:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def ultralytics_families(request: pytest.FixtureRequest) -> dict:
+    """{family: ONNX export} for YOLOv8, YOLO11, YOLO26 and YOLOv10, with and without NMS-free or
+    in-graph NMS heads (tests/support/ultralytics_models.py), cached across test runs."""
+    from tests.support.ultralytics_models import exported_families, ultralytics_version
+
+    if ultralytics_version() is None:
+        pytest.skip("needs Ultralytics (the reference extra) to build the test models")
+    return exported_families(Path(request.config.cache.mkdir("jetsentry-ultralytics-models")))

@@ -1,7 +1,8 @@
 """Calibration frames for static quantization, letterboxed exactly as at inference.
 
 A source is a video file, a folder of images, or a daemon configuration (frames from its
-enabled cameras).  Frames are spread evenly over the source, letterboxed by the infer stage's
+enabled cameras); several sources give an equal share each.  Frames are spread evenly over
+each source, letterboxed by the infer stage's
 own Preprocessor (the model's static input, or the stride-aligned rectangle for
 ``input_size``), and kept as uint8 RGB NCHW: ``x / 255`` is then bit for bit the tensor the
 engine is fed.  The SHA-256 of those bytes, in order, identifies the calibration data.
@@ -12,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import math
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,28 +50,37 @@ class CalibrationSet:
             yield np.divide(sample, np.float32(255), dtype=np.float32)
 
 
-def load_calibration(source: Path, info: ModelInfo, samples: int, *, input_size: int = 640,
+def load_calibration(sources: Path | Sequence[Path], info: ModelInfo, samples: int, *, input_size: int = 640,
                      decoder: str = "auto") -> CalibrationSet:
-    """``samples`` frames of ``source``, letterboxed for the model ``info`` describes."""
+    """``samples`` frames of ``sources`` (an equal share from each), letterboxed for the model
+    ``info`` describes."""
+    sources = [sources] if isinstance(sources, Path) else list(sources)
     if samples < 1:
         raise CalibrationError(f"--samples must be >= 1, got {samples}")
-    if not source.exists():
-        raise CalibrationError(f"calibration source {source} does not exist")
+    if not sources:
+        raise CalibrationError("no calibration source given")
+    missing = [str(s) for s in sources if not s.exists()]
+    if missing:
+        raise CalibrationError(f"calibration source {', '.join(missing)} does not exist")
+    shares = [samples // len(sources) + (1 if i < samples % len(sources) else 0) for i in range(len(sources))]
     preprocess = Preprocessor(info, input_size)
-    if source.is_dir():
-        frames = _image_frames(source, samples)
-    elif source.suffix.lower() in CONFIG_SUFFIXES:
-        frames = _config_frames(source, samples, decoder)
-    else:
-        frames = _spread(_video_frames(source, decoder), samples, _declared_frames(source, decoder), str(source))
     letterboxed = []
     digest = hashlib.sha256()
-    for frame in frames:
-        tensor, _ = preprocess([frame])
-        sample = np.rint(tensor * np.float32(255)).astype(np.uint8)
-        digest.update(sample.tobytes())
-        letterboxed.append(sample)
-    return CalibrationSet(letterboxed, digest.hexdigest(), str(source))
+    for source, share in zip(sources, shares):
+        for frame in _source_frames(source, share, decoder) if share else ():
+            tensor, _ = preprocess([frame])
+            sample = np.rint(tensor * np.float32(255)).astype(np.uint8)
+            digest.update(sample.tobytes())
+            letterboxed.append(sample)
+    return CalibrationSet(letterboxed, digest.hexdigest(), ", ".join(map(str, sources)))
+
+
+def _source_frames(source: Path, samples: int, decoder: str) -> list[np.ndarray]:
+    if source.is_dir():
+        return _image_frames(source, samples)
+    if source.suffix.lower() in CONFIG_SUFFIXES:
+        return _config_frames(source, samples, decoder)
+    return _spread(_video_frames(source, decoder), samples, _declared_frames(source, decoder), str(source))
 
 
 def _image_frames(folder: Path, samples: int) -> list[np.ndarray]:

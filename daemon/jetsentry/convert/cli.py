@@ -29,8 +29,9 @@ def build_parser(prog: str = "jetsentry models") -> argparse.ArgumentParser:
                        description="Static INT8 quantization in explicit Q/DQ form, for ONNX Runtime and TensorRT "
                                    "8.5 to 11 (docs/QUANTIZATION.md).")
     q.add_argument("--model", type=Path, required=True, help="FP32 detection ONNX")
-    q.add_argument("--calib", type=Path, required=True,
-                   help="calibration frames: a video file, a folder of images, or a daemon config (its cameras)")
+    q.add_argument("--calib", type=Path, required=True, action="append",
+                   help="calibration frames: a video file, a folder of images, or a daemon config (its cameras); "
+                        "repeat for several sources (an equal share of --samples from each)")
     q.add_argument("--samples", type=int, default=DEFAULT_SAMPLES,
                    help=f"calibration frames, spread evenly over the source (default {DEFAULT_SAMPLES})")
     q.add_argument("--method", choices=METHODS, default=DEFAULT_METHOD,
@@ -75,17 +76,18 @@ def _quantize(args: argparse.Namespace) -> int:
     from jetsentry.convert.quantize import quantize_model
 
     needs = [ONNX_RUNTIME]
-    if not args.calib.is_dir():  # video files and cameras decode through GStreamer
+    if not all(source.is_dir() for source in args.calib):  # video files and cameras decode through GStreamer
         needs.append(GSTREAMER)
     require("jetsentry models quantize", *needs)
     if args.samples < 1:
         raise UsageError(f"--samples must be >= 1, got {args.samples}")
     info = _checked_paths(args)
     input_size = args.input_size
-    if input_size is None and args.calib.suffix.lower() in CONFIG_SUFFIXES and args.calib.is_file():
+    configs = [s for s in args.calib if s.suffix.lower() in CONFIG_SUFFIXES and s.is_file()]
+    if input_size is None and configs:
         from jetsentry.config import load_config
 
-        input_size = load_config(args.calib).model.input_size
+        input_size = load_config(configs[0]).model.input_size
     try:
         calibration = load_calibration(args.calib, info, args.samples, input_size=input_size or 640,
                                        decoder=args.decoder)
@@ -97,7 +99,7 @@ def _quantize(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     print(f"wrote {result.path}: INT8 QDQ, {result.quantized_convs} weighted layers in INT8; in float: "
           f"{len(result.final_convs)} final convolutions and {result.float_nodes - len(result.final_convs)} nodes "
-          f"after them; calibration {args.method} on {len(calibration)} frames of {args.calib} "
+          f"after them; calibration {args.method} on {len(calibration)} frames of {calibration.source} "
           f"(sha256 {calibration.sha256[:16]}); meets TensorRT's explicit-quantization rules")
     return 0
 
