@@ -97,10 +97,13 @@ def _quantize(args: argparse.Namespace) -> int:
         result = quantize_model(args.model, calibration, args.out, method=args.method)
     except ConversionError as exc:
         raise UsageError(str(exc)) from None
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     print(f"wrote {result.path}: INT8 QDQ, {result.quantized_convs} weighted layers in INT8; in float: "
           f"{len(result.final_convs)} final convolutions and {result.float_nodes - len(result.final_convs)} nodes "
           f"after them; calibration {args.method} on {len(calibration)} frames of {calibration.source} "
-          f"(sha256 {calibration.sha256[:16]}); meets TensorRT's explicit-quantization rules")
+          f"(sha256 {calibration.sha256[:16]}); meets TensorRT's explicit-quantization rules "
+          f"(TensorRT {result.metadata['tensorrt']})")
     return 0
 
 

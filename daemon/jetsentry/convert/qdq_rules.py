@@ -33,8 +33,9 @@ class Violation:
 
 
 class _Graph:
-    def __init__(self, model: onnx.ModelProto) -> None:
+    def __init__(self, model: onnx.ModelProto, max_opset: int = MAX_OPSET) -> None:
         self.model = model
+        self.max_opset = max_opset
         self.nodes = list(model.graph.node)
         self.initializers = {init.name: init for init in model.graph.initializer}
         self.producers = {out: node for node in self.nodes for out in node.output}
@@ -60,8 +61,8 @@ def _axis(node: onnx.NodeProto) -> int:
 
 def _opset(g: _Graph) -> list[Violation]:
     versions = [o.version for o in g.model.opset_import if o.domain in ("", "ai.onnx")]
-    if not versions or not MIN_OPSET <= versions[0] <= MAX_OPSET:
-        return [Violation("opset", "model", f"default-domain opset {versions or 'none'}, needs {MIN_OPSET}..{MAX_OPSET}")]
+    if not versions or not MIN_OPSET <= versions[0] <= g.max_opset:
+        return [Violation("opset", "model", f"default-domain opset {versions or 'none'}, needs {MIN_OPSET}..{g.max_opset}")]
     return []
 
 
@@ -198,9 +199,10 @@ RULES: tuple[Callable[[_Graph], list[Violation]], ...] = (
 )
 
 
-def check_explicit_quantization(model: onnx.ModelProto) -> list[Violation]:
-    """Every violation of the rules; an empty list for a file TensorRT's explicit quantization takes."""
-    graph = _Graph(model)
+def check_explicit_quantization(model: onnx.ModelProto, max_opset: int = MAX_OPSET) -> list[Violation]:
+    """Every violation of the rules; an empty list for a file TensorRT's explicit quantization takes.
+    ``max_opset`` above 17 checks for TensorRT 10 and 11 only (which parse newer opsets)."""
+    graph = _Graph(model, max_opset)
     if not graph.qdq():
         return [Violation("quantized", "model", "no QuantizeLinear/DequantizeLinear nodes")]
     return [violation for rule in RULES for violation in rule(graph)]

@@ -5,7 +5,8 @@ symmetric ranges (zero point 0, one scale per tensor), signed INT8 weights per o
 channel with symmetric ranges, biases left in float.  That is what TensorRT's explicit
 quantization takes (convert/qdq_rules.py checks each file before it is written) and what
 ONNX Runtime's CPU provider runs (infer/qdq_cpu.py).  The head's final convolutions and
-everything after them stay in float (convert/float_tail.py).
+everything after them stay in float (convert/float_tail.py).  The model is prepared first
+(convert/prepare.py: opset 13..17, constant folding).
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ import onnx
 from jetsentry import __version__
 from jetsentry.convert.calibration import CalibrationSet
 from jetsentry.convert.files import ConversionError, save_atomically, stamp_metadata
-from jetsentry.convert.float_tail import float_tail, name_unnamed_nodes
+from jetsentry.convert.float_tail import float_tail
+from jetsentry.convert.prepare import default_opset, prepared_for_quantization
 from jetsentry.convert.progress import Progress
-from jetsentry.convert.qdq_rules import check_explicit_quantization
+from jetsentry.convert.qdq_rules import MAX_OPSET, check_explicit_quantization
 from jetsentry.infer.model_info import ModelInfo
 
 METHODS = ("minmax", "entropy", "percentile")
@@ -41,6 +43,7 @@ class QuantizeResult:
     final_convs: tuple[str, ...]
     quantized_convs: int
     metadata: dict[str, str]
+    warnings: list[str]
 
 
 def quantize_model(model_path: Path, calibration: CalibrationSet, out: Path, *, method: str = DEFAULT_METHOD,
@@ -53,8 +56,9 @@ def quantize_model(model_path: Path, calibration: CalibrationSet, out: Path, *, 
     info = ModelInfo.from_onnx(model_path)
     if info.precision != "fp32":
         raise ConversionError(f"{model_path} is already a {info.precision} model; quantize the FP32 model")
-    model = onnx.load(str(model_path))
-    name_unnamed_nodes(model)
+    warnings: list[str] = []
+    model = prepared_for_quantization(onnx.load(str(model_path)), warnings)
+    max_opset = max(MAX_OPSET, default_opset(model))  # above 17 only when the converter could not go down
     tail = float_tail(model)
     if not tail.final_convs:
         raise ConversionError(f"{model_path}: no convolution found at the end of the graph; the float-head rule "
@@ -73,7 +77,7 @@ def quantize_model(model_path: Path, calibration: CalibrationSet, out: Path, *, 
                 weight_type=QuantType.QInt8,
                 per_channel=True,
                 calibrate_method=calibration_methods[method],
-                nodes_to_exclude=sorted(tail.nodes),
+                nodes_to_exclude=sorted(tail.nodes | constant_operand_nodes(model)),
                 extra_options={**EXTRA_OPTIONS, "CalibStridedMinMax": reader.stride()},
             )
         quantized = onnx.load(str(quantized_path))
@@ -90,14 +94,29 @@ def quantize_model(model_path: Path, calibration: CalibrationSet, out: Path, *, 
                         f"float head: {len(tail.final_convs)} final convolutions and what follows them",
     }
     stamp_metadata(quantized, metadata)
-    violations = check_explicit_quantization(quantized)
+    metadata["tensorrt"] = "8.5 to 11" if max_opset == MAX_OPSET else f"10 and 11 (opset {max_opset})"
+    stamp_metadata(quantized, {"tensorrt": metadata["tensorrt"]})
+    violations = check_explicit_quantization(quantized, max_opset)
     if violations:  # a quantizer change would be the cause: refuse to write such a file
         raise ConversionError("the quantized model breaks TensorRT's explicit-quantization rules: "
                             + "; ".join(map(str, violations[:5])))
     save_atomically(quantized, out)
     weight_dqs = sum(1 for n in quantized.graph.node if n.op_type == "DequantizeLinear"
                      and n.input[0] in {i.name for i in quantized.graph.initializer})
-    return QuantizeResult(out, len(tail), tail.final_convs, weight_dqs, metadata)
+    return QuantizeResult(out, len(tail), tail.final_convs, weight_dqs, metadata, warnings)
+
+
+_ELEMENTWISE = frozenset({"Add", "Sub", "Mul", "Div"})
+
+
+def constant_operand_nodes(model: onnx.ModelProto) -> set[str]:
+    """Elementwise nodes with a constant operand (an attention scale, say): kept in float, since
+    TensorRT takes a DequantizeLinear of a constant only into weighted layers (Conv, Gemm, MatMul),
+    and ONNX Runtime's quantizer would give the constant one."""
+    constants = {init.name for init in model.graph.initializer}
+    constants |= {out for node in model.graph.node if node.op_type == "Constant" for out in node.output}
+    return {node.name for node in model.graph.node
+            if node.op_type in _ELEMENTWISE and any(name in constants for name in node.input)}
 
 
 EXTRA_OPTIONS = {
