@@ -128,3 +128,10 @@ def test_a_quantized_head(model, quantized):
     model.graph.node.append(helper.make_node("DequantizeLinear", ["head_w", "head_s", "head_z"], ["head_dq"], axis=0))
     conv.input[1] = "head_dq"
     assert _rules(model) == {"float head"}
+
+
+def test_a_quantized_integer_tensor(model):
+    node = _first(model, "QuantizeLinear")
+    model.graph.node.append(helper.make_node("Shape", ["images"], ["image_shape"]))
+    node.input[0] = "image_shape"  # a shape tensor (int64) fed to QuantizeLinear
+    assert "float tensors only" in _rules(model)

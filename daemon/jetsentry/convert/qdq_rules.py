@@ -168,6 +168,22 @@ def _activation_pairs(g: _Graph) -> list[Violation]:
     return found
 
 
+def _float_tensors_only(g: _Graph) -> list[Violation]:
+    """QuantizeLinear takes float tensors only (never a shape or index tensor); types from ONNX
+    shape inference (a graph it cannot type is left to the other rules)."""
+    try:
+        typed = onnx.shape_inference.infer_shapes(g.model)
+    except Exception:  # onnx raises its own inference errors
+        return []
+    types = {v.name: v.type.tensor_type.elem_type for v in (*typed.graph.value_info, *typed.graph.input)}
+    types |= {init.name: init.data_type for init in g.model.graph.initializer}
+    floats = {onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16}
+    return [Violation("float tensors only", node.name, f"quantizes {node.input[0]!r} of type "
+                      f"{onnx.TensorProto.DataType.Name(types[node.input[0]])}")
+            for node in g.nodes if node.op_type == "QuantizeLinear"
+            and types.get(node.input[0], onnx.TensorProto.FLOAT) not in floats]
+
+
 def _float_head(g: _Graph) -> list[Violation]:
     """jetsentry's own rule: the head's final convolutions and everything after them compute in
     float: no weight of theirs is quantized and no tensor between them passes a Q/DQ pair
@@ -195,7 +211,7 @@ def _float_head(g: _Graph) -> list[Violation]:
 
 RULES: tuple[Callable[[_Graph], list[Violation]], ...] = (
     _opset, _standard_domain, _int8_zero_points, _constant_positive_scales, _per_tensor_activations,
-    _per_channel_weights, _float_bias, _activation_pairs, _float_head,
+    _per_channel_weights, _float_bias, _activation_pairs, _float_tensors_only, _float_head,
 )
 
 

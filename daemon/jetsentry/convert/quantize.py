@@ -11,6 +11,8 @@ everything after them stay in float (convert/float_tail.py).  The model is prepa
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import tempfile
 from dataclasses import dataclass
@@ -69,7 +71,7 @@ def quantize_model(model_path: Path, calibration: CalibrationSet, out: Path, *, 
                                 if show_progress else None)
     with tempfile.TemporaryDirectory(prefix="jetsentry-quantize-") as work:
         quantized_path = Path(work) / "quantized.onnx"
-        with _QuietRootLogger():
+        with _QuietQuantizer():
             quantize_static(
                 model, str(quantized_path), reader,
                 quant_format=QuantFormat.QDQ,
@@ -174,12 +176,16 @@ class _CalibrationReader:
         return {self._input: (np.concatenate(group) / np.float32(255)).astype(self._dtype, copy=False)}
 
 
-class _QuietRootLogger:
-    """ONNX Runtime's quantizer logs advice (pre-processing) on the root logger: not ours to show."""
+class _QuietQuantizer:
+    """ONNX Runtime's quantizer logs advice on the root logger and prints its histogram steps to
+    stdout: not ours to show (the progress bar says how calibration goes)."""
 
     def __enter__(self) -> None:
         self._level = logging.getLogger().level
         logging.getLogger().setLevel(logging.ERROR)
+        self._stdout = contextlib.redirect_stdout(io.StringIO())
+        self._stdout.__enter__()
 
     def __exit__(self, *exc_info: object) -> None:
+        self._stdout.__exit__(*exc_info)
         logging.getLogger().setLevel(self._level)
