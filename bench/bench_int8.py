@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import tempfile
 import time
 from pathlib import Path
 
@@ -48,6 +49,30 @@ def letterboxed(model: Path, video: Path, batch: int, input_size: int) -> np.nda
     images += [images[-1]] * (batch - len(images))
     tensor, _ = Preprocessor(ModelInfo.from_onnx(model), input_size)(images)
     return tensor.copy()
+
+
+def op_type_ms(engine, tensor: np.ndarray, runs: int = 10) -> dict[str, float]:
+    """Mean ms per operator type of one frame on one thread, from ONNX Runtime's profile of the
+    model the engine loads (after its CPU rewrite): where the time goes in each file."""
+    import json
+
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.enable_profiling = True
+    options.profile_file_prefix = str(Path(tempfile.gettempdir()) / "bench-int8-profile")
+    session = ort.InferenceSession(engine._model, options, providers=["CPUExecutionProvider"])
+    for _ in range(runs):
+        session.run(None, {engine.info.input_name: tensor})
+    profile = Path(session.end_profiling())
+    totals: dict[str, float] = {}
+    for event in json.loads(profile.read_text()):
+        if event.get("cat") == "Node" and event["name"].endswith("_kernel_time"):
+            op = event["args"]["op_name"]
+            totals[op] = totals.get(op, 0.0) + event["dur"] / 1e3 / runs
+    profile.unlink()
+    return {op: round(ms, 2) for op, ms in sorted(totals.items(), key=lambda kv: -kv[1])}
 
 
 def main() -> int:
@@ -95,9 +120,14 @@ def main() -> int:
         print(f"batch {batch} ({results[f'batch{batch}']['input']}): FP32 {pooled['fp32']:.1f} frames/s, "
               f"INT8 {pooled['int8']:.1f} frames/s: INT8/FP32 {results[f'batch{batch}']['ratio_int8_to_fp32']:.2f} "
               f"(rounds {results[f'batch{batch}']['ratio_per_round']}); load {os.getloadavg()[0]:.2f}", flush=True)
+    profile = {name: op_type_ms(engine, letterboxed(args.model, args.video, 1, args.input_size))
+               for name, engine in engines.items()}
+    for name, times in profile.items():
+        print(f"{name} one frame, one thread, ms by operator: " + ", ".join(f"{k} {v}" for k, v in
+                                                                          list(times.items())[:6]), flush=True)
     write_result(args.name or f"int8_engine_{args.model.stem}", {
         "model": str(args.model), "int8": str(int8), "video": str(args.video),
-        "parallel_runs": engines["fp32"].parallel_runs, "batches": results,
+        "parallel_runs": engines["fp32"].parallel_runs, "batches": results, "op_type_ms_one_thread": profile,
     }, load=loads)
     return 0
 

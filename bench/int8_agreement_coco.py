@@ -2,8 +2,8 @@
 
 The photographs Ultralytics and scikit-image ship (tests/infer/photos.py) are split into two
 folds; each fold's INT8 model is calibrated on the other fold only, then both folds' results
-are pooled, so no photo is judged by a model calibrated on it.  Each photo is used as it is,
-mirrored, centred in a 1280x720 frame, and in 2x2 mosaics of its fold.  Agreement: the share of
+are pooled, so no photo is judged by a model calibrated on it.  Each photo is used in eight
+views (`views`) and in 2x2 mosaics of its fold.  Agreement: the share of
 FP32 detections (score > 0.25) that the INT8 model finds at IoU >= 0.9 with the same class
 (one-to-one), with the score differences of those pairs.  Accuracy, not speed.
 
@@ -33,10 +33,16 @@ COCO_MODEL = Path(__file__).resolve().parents[2] / "shared" / "models" / "yolov8
 
 
 def views(photos: list[np.ndarray]) -> list[np.ndarray]:
+    """Each photo whole, mirrored, centred in 1280x720 and 960x540 (mirrored) frames, its left,
+    right and upper 70 %, at half size; then 2x2 mosaics: objects at many scales and places."""
     frames = []
     for photo in photos:
-        frames += [photo, np.ascontiguousarray(photo[:, ::-1]), fit_to_frame(photo, 1280, 720)]
-    frames.append(mosaic(photos[:4], 1280, 720))
+        h, w = photo.shape[:2]
+        mirrored = np.ascontiguousarray(photo[:, ::-1])
+        frames += [photo, mirrored, fit_to_frame(photo, 1280, 720), fit_to_frame(mirrored, 960, 540),
+                   np.ascontiguousarray(photo[:, : int(w * 0.7)]), np.ascontiguousarray(photo[:, w - int(w * 0.7):]),
+                   np.ascontiguousarray(photo[: int(h * 0.7)]), cv2.resize(photo, (w // 2, h // 2))]
+    frames += [mosaic(photos[i:] + photos[:i], 1280, 720) for i in range(0, len(photos), 2)]
     return frames
 
 

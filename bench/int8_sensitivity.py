@@ -1,6 +1,7 @@
 """Per-layer INT8 sensitivity of a detection model: which layers' quantization costs accuracy.
 
-Calibrates once (the quantizer's settings, MinMax), then builds QDQ models from the same
+Prepares the model as the quantizer does (convert/prepare.py), calibrates once (the
+quantizer's settings, MinMax), then builds QDQ models from the same
 ranges and compares each with the FP32 model on held-out frames:
 
   all        every quantizable node in INT8, the head included
@@ -29,7 +30,8 @@ import onnx
 from common import write_result
 
 from jetsentry.convert.calibration import load_calibration
-from jetsentry.convert.float_tail import float_tail, name_unnamed_nodes
+from jetsentry.convert.float_tail import float_tail
+from jetsentry.convert.prepare import prepared_for_quantization
 from jetsentry.convert.quantize import EXTRA_OPTIONS, _CalibrationReader
 from jetsentry.infer import Detector
 from jetsentry.infer.model_info import ModelInfo
@@ -96,8 +98,7 @@ def main() -> int:
     args = parser.parse_args()
 
     info = ModelInfo.from_onnx(args.model)
-    model = onnx.load(str(args.model))
-    name_unnamed_nodes(model)
+    model = prepared_for_quantization(onnx.load(str(args.model)))  # as the quantizer prepares it
     tail = float_tail(model)
     convs = [node.name for node in model.graph.node if node.op_type == "Conv"]
     calibration = load_calibration(args.calib, info, args.samples, input_size=args.input_size)

@@ -195,8 +195,8 @@ def decode_verdict(summary: AnalyzeSummary, reader: VideoFileReader) -> tuple[bo
 def _print_summary(summary: AnalyzeSummary, reader: VideoFileReader, processor: FrameProcessor) -> None:
     data = summary.as_dict()
     info = reader.info
-    print(f"video: {info.width}x{info.height} {info.codec}, decoder {reader.decoder}; backend {processor.backend}",
-          file=sys.stderr)
+    print(f"video: {info.width}x{info.height} {info.codec}, decoder {reader.decoder}; backend {processor.backend}, "
+          f"model {processor.model_precision}", file=sys.stderr)
     print(f"frames: {data['frames']}  time: {data['seconds']:.2f} s  frames/s: {data['fps']:.2f}  "
           f"detections: {data['detections']}", file=sys.stderr)
     declared = "not declared" if summary.declared_frames is None else f"{summary.declared_frames} declared"
