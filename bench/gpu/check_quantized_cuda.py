@@ -42,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "daemon"))
 from jetsentry.infer.model_info import ModelInfo  # noqa: E402
 from jetsentry.infer.postprocess import PostprocessSettings, postprocess  # noqa: E402
 from jetsentry.infer.preprocess import Preprocessor  # noqa: E402
-from jetsentry.infer.qdq_cpu import unsigned_activations, wants_unsigned_activations  # noqa: E402
+from jetsentry.infer.qdq_cpu import cpu_form  # noqa: E402
 
 PROVIDERS = {"cuda": "CUDAExecutionProvider", "cpu": "CPUExecutionProvider"}
 CONFIDENCE = 0.25
@@ -76,18 +76,17 @@ def read_frames(source: Path, count: int) -> list[np.ndarray]:
 
 def session(path: Path, provider: str, profile_dir: Path | None = None) -> tuple[ort.InferenceSession, str]:
     """A session on ``provider`` (falling back to the CPU for nodes it lacks), profiling into
-    ``profile_dir`` if given; the INT8 file on the CPU gets the CPU engine's unsigned-activation
-    form (infer/qdq_cpu.py)."""
+    ``profile_dir`` if given; the INT8 file on the CPU gets the CPU engine's form (infer/qdq_cpu.py)."""
     options = ort.SessionOptions()
     if profile_dir is not None:
         options.enable_profiling = True
         options.profile_file_prefix = str(profile_dir / f"{path.stem}-{provider}")
     model: str | bytes = str(path)
     form = "file as written"
-    if provider == "CPUExecutionProvider" and wants_unsigned_activations():
-        rewritten = unsigned_activations(onnx.load(str(path)))
+    if provider == "CPUExecutionProvider" and ModelInfo.from_onnx(path).precision == "int8":
+        rewritten = cpu_form(onnx.load(str(path)))
         if rewritten is not None:
-            model, form = rewritten.SerializeToString(), "unsigned activations (as jetsentry's CPU engine)"
+            model, form = rewritten.SerializeToString(), "jetsentry's CPU engine form (infer/qdq_cpu.py)"
     providers = [provider] if provider == "CPUExecutionProvider" else [provider, "CPUExecutionProvider"]
     created = ort.InferenceSession(model, options, providers=providers)
     if created.get_providers()[0] != provider:

@@ -16,7 +16,7 @@ from jetsentry.convert.float_tail import float_tail
 from jetsentry.convert.qdq_rules import check_explicit_quantization
 from jetsentry.infer import ModelInfo
 from jetsentry.infer.onnx_engine import OnnxRuntimeEngine
-from jetsentry.infer.qdq_cpu import unsigned_activations
+from jetsentry.infer.qdq_cpu import fused_silu, unsigned_activations
 from tests.convert.conftest import FAMILIES
 
 pytestmark = pytest.mark.slow
@@ -104,3 +104,19 @@ def test_unsigned_activations_compute_exactly_what_the_signed_graph_defines(quan
     unsigned = ort.InferenceSession(rewritten.SerializeToString(), options, providers=["CPUExecutionProvider"])
     feed = {"images": next(calibration.tensors())}
     np.testing.assert_array_equal(signed.run(None, feed)[0], unsigned.run(None, feed)[0])
+
+
+def test_fused_silu_is_quickgelu_with_the_same_results(quantized):
+    _, target, calibration = quantized["yolov8"]
+    model = onnx.load(str(target))
+    fused = fused_silu(model)
+    assert fused is not None
+    ops = [n.op_type for n in fused.graph.node]
+    assert ops.count("QuickGelu") == sum(n.op_type == "Mul" for n in model.graph.node) - ops.count("Mul")
+    assert "QuickGelu" in ops and ops.count("Sigmoid") < [n.op_type for n in model.graph.node].count("Sigmoid")
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    feed = {"images": next(calibration.tensors())}
+    plain = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    quick = ort.InferenceSession(fused.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(plain.run(None, feed)[0], quick.run(None, feed)[0], rtol=0, atol=1e-5)

@@ -14,7 +14,7 @@ from jetsentry.config.rules import CPU_BACKEND, check_parallel_runs
 from jetsentry.infer.errors import BackendUnavailableError, ModelError
 from jetsentry.infer.model_info import ModelInfo, check_output_shape
 from jetsentry.infer.output_layout import ANCHORS, DETECTION_FIELDS, DETECTIONS
-from jetsentry.infer.qdq_cpu import unsigned_activations, wants_unsigned_activations
+from jetsentry.infer.qdq_cpu import cpu_form
 from jetsentry.infer.run_plan import plan_runs
 from jetsentry.optional import ONNX_RUNTIME, missing
 
@@ -99,11 +99,11 @@ class OnnxRuntimeEngine:
             self._workers = ThreadPoolExecutor(parallel_runs - 1, thread_name_prefix="jetsentry-infer")
 
     def _cpu_model_bytes(self) -> str | bytes:
-        """What the CPU sessions load: the file, or an INT8 file with unsigned activations on x86
-        (infer/qdq_cpu.py: the same results, on ONNX Runtime's integer kernels)."""
-        if self.info.precision != "int8" or not wants_unsigned_activations():
+        """What the CPU sessions load: the file, or an INT8 file in the form ONNX Runtime's CPU
+        kernels run fastest (infer/qdq_cpu.py: the same numbers)."""
+        if self.info.precision != "int8":
             return str(self.info.path)
-        rewritten = unsigned_activations(onnx.load(str(self.info.path)))
+        rewritten = cpu_form(onnx.load(str(self.info.path)))
         return str(self.info.path) if rewritten is None else rewritten.SerializeToString()
 
     def _open_session(self, providers: tuple[str, ...], threads: int) -> ort.InferenceSession:
