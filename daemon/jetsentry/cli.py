@@ -31,7 +31,8 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
         report_config_error(exc)
         return EXIT_USAGE
     enabled = sum(1 for cam in cfg.cameras if cam.enabled)
-    print(f"{args.file}: OK ({len(cfg.cameras)} camera(s), {enabled} enabled, model {cfg.model.path})")
+    variants = f", variants {', '.join(sorted(cfg.model.variants))}" if cfg.model.variants else ""
+    print(f"{args.file}: OK ({len(cfg.cameras)} camera(s), {enabled} enabled, model {cfg.model.path}{variants})")
     from jetsentry.capture.preflight import machine_warnings
 
     for warning in machine_warnings(cfg):  # valid, but will not work on this machine

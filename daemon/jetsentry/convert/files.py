@@ -25,7 +25,10 @@ def save_atomically(model: onnx.ModelProto, out: Path) -> None:
     """Write ``out`` whole or not at all (a temporary file in the same folder, then renamed)."""
     handle, temporary = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
     os.close(handle)
+    umask = os.umask(0)
+    os.umask(umask)
     try:
+        os.chmod(temporary, 0o666 & ~umask)  # as open() would create it; mkstemp makes it private
         onnx.save(model, temporary)
         os.replace(temporary, out)
     except BaseException:

@@ -32,7 +32,7 @@ from jetsentry.convert.qdq_rules import MAX_OPSET, check_explicit_quantization
 from jetsentry.infer.model_info import ModelInfo
 
 METHODS = ("minmax", "entropy", "percentile")
-DEFAULT_METHOD = "minmax"
+DEFAULT_METHOD = "percentile"  # docs/QUANTIZATION.md compares the three
 DEFAULT_SAMPLES = 128
 # Calibration runs this many samples (at most) between merges of their ranges and histograms,
 # so memory stays bounded: the histogram methods keep every intermediate tensor of a stride.
@@ -72,18 +72,25 @@ def quantize_model(model_path: Path, calibration: CalibrationSet, out: Path, *, 
                                 if show_progress else None)
     with tempfile.TemporaryDirectory(prefix="jetsentry-quantize-") as work:
         quantized_path = Path(work) / "quantized.onnx"
-        with _QuietQuantizer():
-            quantize_static(
-                model, str(quantized_path), reader,
-                quant_format=QuantFormat.QDQ,
-                activation_type=QuantType.QInt8,
-                weight_type=QuantType.QInt8,
-                per_channel=True,
-                calibrate_method=calibration_methods[method],
-                op_types_to_quantize=list(QUANTIZED_OPS),
-                nodes_to_exclude=sorted(tail.nodes),
-                extra_options={**EXTRA_OPTIONS, "CalibStridedMinMax": reader.stride()},
-            )
+        try:
+            with _QuietQuantizer():
+                quantize_static(
+                    model, str(quantized_path), reader,
+                    quant_format=QuantFormat.QDQ,
+                    activation_type=QuantType.QInt8,
+                    weight_type=QuantType.QInt8,
+                    per_channel=True,
+                    calibrate_method=calibration_methods[method],
+                    op_types_to_quantize=list(QUANTIZED_OPS),
+                    nodes_to_exclude=sorted(tail.nodes),
+                    extra_options={**EXTRA_OPTIONS, "CalibStridedMinMax": reader.stride()},
+                )
+        except ValueError as exc:
+            if "bins" not in str(exc):
+                raise
+            # numpy cannot bin a tensor whose values span (almost) nothing: a dead channel, say.
+            raise ConversionError(f"{method} calibration failed: {exc} (a tensor's values span almost nothing "
+                                  "on these frames); use --method minmax or entropy, or other calibration frames") from None
         quantized = onnx.load(str(quantized_path))
     if reader.fed < len(calibration):
         raise ConversionError(f"calibration stopped after {reader.fed} of {len(calibration)} samples")
@@ -94,8 +101,9 @@ def quantize_model(model_path: Path, calibration: CalibrationSet, out: Path, *, 
         "calibration_samples": str(len(calibration)),
         "calibration_sha256": calibration.sha256,
         "quantizer": quantizer_version(),
-        "quantization": "QDQ INT8: activations per tensor, weights per output channel, symmetric (zero points 0); "
-                        f"float head: {len(tail.final_convs)} final convolutions and what follows them",
+        "quantization": "QDQ INT8 around the convolutions: activations per tensor, weights per output channel, "
+                        "symmetric (zero points 0); in float: what lies between convolutions, and the head's "
+                        f"{len(tail.final_convs)} final convolutions with everything after them",
     }
     stamp_metadata(quantized, metadata)
     metadata["tensorrt"] = "8.5 to 11" if max_opset == MAX_OPSET else f"10 and 11 (opset {max_opset})"
