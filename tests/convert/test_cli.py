@@ -122,3 +122,16 @@ def test_bad_input_exits_2_naming_the_problem(case, expected, yolov8, quantized,
     err = capsys.readouterr().err
     assert expected in err and "Traceback" not in err
     assert err.startswith("jetsentry models quantize: error: ")
+
+
+def test_quantizing_leaves_nothing_in_the_working_directory(tmp_path, monkeypatch, capsys):
+    # ONNX Runtime's symbolic shape inference writes a copy of a model it cannot type into the working
+    # directory (the default model's dynamic graph is one); the quantizer does not use it.
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    out = tmp_path / "m.int8.onnx"
+    assert _quantize("--model", str(DEFAULT_MODEL), "--calib", str(SAMPLE_VIDEO), "--samples", "2",
+                     "--out", str(out)) == 0, capsys.readouterr().err
+    assert list(work.iterdir()) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.int8.onnx", "work"]

@@ -7,8 +7,8 @@ Two steps, neither changing what the model computes:
   13 when older (per-channel Q/DQ needs 13).  Where the converter cannot (it has no adapter
   from opset 18's Split, for one), the opset stays and a warning says which TensorRT
   versions then cannot parse the file.
-* ONNX Runtime's quantization pre-processing: shape inference and its basic graph
-  optimizations, among them constant folding.  A convolution whose weights the graph computes
+* ONNX Runtime's quantization pre-processing: ONNX shape inference and ONNX Runtime's basic
+  graph optimizations, among them constant folding.  A convolution whose weights the graph computes
   from constants (a model stored with weights as int8 x scale, as some exporters write it) then
   gets them as initializers, which per-channel weight quantization needs.
 
@@ -37,10 +37,9 @@ def prepared_for_quantization(model: onnx.ModelProto, warnings: list[str] | None
     with tempfile.TemporaryDirectory(prefix="jetsentry-prepare-") as work:
         source, prepared = Path(work) / "source.onnx", Path(work) / "prepared.onnx"
         onnx.save(model, str(source))
-        try:
-            quant_pre_process(str(source), str(prepared))
-        except Exception:  # symbolic shape inference gives up on some graphs; the rest still applies
-            quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
+        # Symbolic shape inference serves transformer graphs; on a failure it leaves a copy of the
+        # model in the working directory, so it is skipped (ONNX's own shape inference still runs).
+        quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
         result = onnx.load(str(prepared))
     del result.metadata_props[:]
     for key, value in metadata:
