@@ -8,7 +8,7 @@ FP32 detections (score > 0.25) that the INT8 model finds at IoU >= 0.9 with the 
 (one-to-one), with the score differences of those pairs.  Accuracy, not speed.
 
     python bench/int8_agreement_coco.py [--model ../shared/models/yolov8n-coco.onnx] \
-        [--methods minmax entropy percentile]
+        [--methods minmax entropy percentile] [--same-photos]
 """
 
 from __future__ import annotations
@@ -55,10 +55,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, default=COCO_MODEL)
     parser.add_argument("--methods", nargs="+", default=["minmax", "entropy", "percentile"])
-    parser.add_argument("--name", default="int8_agreement_coco")
+    parser.add_argument("--same-photos", action="store_true",
+                        help="calibrate on all photographs and judge the same ones (not held out: an upper bound)")
+    parser.add_argument("--name", default=None, help="result file (default int8_agreement_coco[_same_photos])")
     args = parser.parse_args()
     photos = load_photos()
-    folds = [photos[0::2], photos[1::2]]
+    folds = [photos, photos] if args.same_photos else [photos[0::2], photos[1::2]]
     evaluation = [views(fold) for fold in folds]
     reference = [detect(args.model, frames) for frames in evaluation]
     info = ModelInfo.from_onnx(args.model)
@@ -74,7 +76,7 @@ def main() -> int:
             calibration_sets.append(load_calibration(folder, info, len(views(fold))))
         for method in args.methods:
             ours, theirs = [], []
-            for index in (0, 1):  # judge fold `index` with the model calibrated on the other fold
+            for index in ((0,) if args.same_photos else (0, 1)):  # fold `index`, calibrated on the other
                 out = work / f"{method}-{index}.int8.onnx"
                 quantize_model(args.model, calibration_sets[1 - index], out, method=method, show_progress=False)
                 ours += detect(out, evaluation[index])
@@ -89,8 +91,9 @@ def main() -> int:
                 "max_score_diff": round(stats.max_score_diff, 4),
             }
             print(f"{method:10s} {rows[method]}", flush=True)
-    write_result(args.name, {"model": str(args.model), "photos": len(photos),
-                             "frames": sum(len(e) for e in evaluation), "rows": rows})
+    name = args.name or ("int8_agreement_coco_same_photos" if args.same_photos else "int8_agreement_coco")
+    write_result(name, {"model": str(args.model), "photos": len(photos), "held_out": not args.same_photos,
+                        "frames": sum(len(e) for e in evaluation[: 1 if args.same_photos else 2]), "rows": rows})
     return 0
 
 

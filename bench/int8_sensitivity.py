@@ -4,10 +4,12 @@ Prepares the model as the quantizer does (convert/prepare.py), calibrates once (
 quantizer's settings, MinMax), then builds QDQ models from the same
 ranges and compares each with the FP32 model on held-out frames:
 
-  all        every quantizable node in INT8, the head included
+  all        every convolution in INT8, the head's included
   rule       the quantizer's rule: the float tail (convert/float_tail.py) kept in float
-  tail-only  only the float tail in INT8, the trunk in float
-  conv:NAME  one convolution alone in INT8 (with its input and weights), all else float
+  tail-only  only the float tail's convolutions in INT8, the trunk in float
+  default-ops  the rule, with ONNX Runtime's default operator set instead of convolutions only
+  conv:NAME  one convolution alone in INT8 (with its input, weights and output), all else float
+  float:NAME the rule, with this convolution kept in float too (--leave-one-out)
 
 For each: the share of FP32 detections (score > 0.25) matched by the INT8 model at IoU >= 0.9
 with the same class ("agreement"), the mean score difference of matched pairs and their
@@ -32,7 +34,7 @@ from common import write_result
 from jetsentry.convert.calibration import load_calibration
 from jetsentry.convert.float_tail import float_tail
 from jetsentry.convert.prepare import prepared_for_quantization
-from jetsentry.convert.quantize import EXTRA_OPTIONS, _CalibrationReader
+from jetsentry.convert.quantize import EXTRA_OPTIONS, QUANTIZED_OPS, _CalibrationReader
 from jetsentry.infer import Detector
 from jetsentry.infer.model_info import ModelInfo
 from jetsentry.infer.onnx_engine import OnnxRuntimeEngine
@@ -40,9 +42,13 @@ from tests.infer.matching import box_iou, match_detections
 
 
 def held_out_frames(folder: Path, every: int) -> list[np.ndarray]:
-    """Every `every`-th frame of each scene_*/video.mp4 under `folder` (or of one video)."""
+    """Every `every`-th frame of each scene_*/video.mp4 under `folder`, of one video, or of the
+    images in a folder."""
     import cv2
 
+    images = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".png", ".jpg")) if folder.is_dir() else []
+    if images:
+        return [cv2.imread(str(p)) for p in images[::every]]
     videos = sorted(folder.glob("scene_*/video.mp4")) if folder.is_dir() else [folder]
     frames = []
     for video in videos:
@@ -89,13 +95,19 @@ def main() -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, required=True)
-    parser.add_argument("--calib", type=Path, required=True, help="calibration source (as for models quantize)")
+    parser.add_argument("--calib", type=Path, required=True, action="append",
+                        help="calibration source (as for models quantize; repeat for several)")
     parser.add_argument("--frames", type=Path, required=True, help="held-out scenes folder or a video")
     parser.add_argument("--samples", type=int, default=64)
     parser.add_argument("--every", type=int, default=15, help="every n-th held-out frame")
     parser.add_argument("--input-size", type=int, default=640)
+    parser.add_argument("--method", choices=("minmax", "entropy", "percentile"), default="minmax")
+    parser.add_argument("--leave-one-out", action="store_true", help="also the rule with each trunk convolution in float")
+    parser.add_argument("--leave-one-out-only", action="store_true", help="those instead of single convolutions in INT8")
     parser.add_argument("--name", default=None, help="result file bench/results/NAME.json")
     args = parser.parse_args()
+    method = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
+              "percentile": CalibrationMethod.Percentile}[args.method]
 
     info = ModelInfo.from_onnx(args.model)
     model = prepared_for_quantization(onnx.load(str(args.model)))  # as the quantizer prepares it
@@ -113,16 +125,17 @@ def main() -> int:
         onnx.save(model, str(source))
         cache = work / "ranges.json"
 
-        def quantized(label: str, *, exclude=(), only=None) -> dict:
+        def quantized(label: str, *, exclude=(), only=None, op_types=QUANTIZED_OPS) -> dict:
             out = work / "q.onnx"
             reader = _CalibrationReader(calibration, info, None)
             started = time.monotonic()
             quantize_static(str(source), str(out), reader, quant_format=QuantFormat.QDQ,
                             activation_type=QuantType.QInt8, weight_type=QuantType.QInt8, per_channel=True,
-                            calibrate_method=CalibrationMethod.MinMax, nodes_to_exclude=list(exclude),
+                            calibrate_method=method, nodes_to_exclude=list(exclude),
+                            op_types_to_quantize=list(op_types) if op_types else None,
                             nodes_to_quantize=list(only or []),
                             extra_options={**EXTRA_OPTIONS, "CalibStridedMinMax": reader.stride()},
-                            calibration_cache_path=str(cache))
+                            calibration_cache_path=str(cache.with_name(f"ranges-{'-'.join(op_types or ['all'])}.json")))
             row = {"config": label, **compare(reference, detect_all(out, frames)),
                    "seconds": round(time.monotonic() - started, 1)}
             print(f"{label:60s} agreement {row['agreement_iou90']:.3f} (IoU .5: {row['agreement_iou50']:.3f}) "
@@ -132,16 +145,27 @@ def main() -> int:
         rows = [quantized("all"), quantized("rule", exclude=sorted(tail.nodes))]
         trunk = [n.name for n in model.graph.node if n.name not in tail.nodes]
         rows.append(quantized("tail-only", exclude=trunk))
-        for conv in convs:
+        rows.append(quantized("default-ops", exclude=sorted(tail.nodes), op_types=None))
+        for conv in convs if not args.leave_one_out_only else ():
             rows.append(quantized(f"conv:{conv}", only=[conv]))
+        if args.leave_one_out or args.leave_one_out_only:
+            for conv in convs:
+                if conv not in tail.nodes:
+                    rows.append(quantized(f"float:{conv}", exclude=sorted(tail.nodes | {conv})))
 
-    singles = sorted((r for r in rows if r["config"].startswith("conv:")), key=lambda r: r["agreement_iou90"])
-    print("\nmost sensitive convolutions alone in INT8 (agreement at IoU 0.9):")
+    singles = sorted((r for r in rows if r["config"].startswith("conv:")), key=lambda r: r["mean_iou"])
+    print("\nmost sensitive convolutions alone in INT8 (mean IoU of matched boxes, agreement at IoU 0.9):")
     for row in singles[:12]:
         marker = " (float tail)" if row["config"][5:] in tail.nodes else ""
-        print(f"  {row['agreement_iou90']:.3f}  {row['config'][5:]}{marker}")
+        print(f"  {row['mean_iou']:.4f} {row['agreement_iou90']:.3f}  {row['config'][5:]}{marker}")
+    kept = sorted((r for r in rows if r["config"].startswith("float:")), key=lambda r: -r["agreement_iou90"])
+    if kept:
+        print("\nconvolutions whose float keeping helps most (agreement at IoU 0.9, the rule alone: "
+              f"{rows[1]['agreement_iou90']:.3f}):")
+        for row in kept[:12]:
+            print(f"  {row['agreement_iou90']:.3f} {row['mean_iou']:.4f}  {row['config'][6:]}")
     write_result(args.name or f"int8_sensitivity_{args.model.stem}", {
-        "model": str(args.model), "samples": len(calibration), "held_out_frames": len(frames),
+        "model": str(args.model), "method": args.method, "samples": len(calibration), "held_out_frames": len(frames),
         "float_tail_nodes": len(tail), "float_tail_convs": list(tail.final_convs), "rows": rows,
     })
     return 0

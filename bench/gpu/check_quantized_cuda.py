@@ -198,9 +198,11 @@ def main() -> int:
     info = ModelInfo.from_onnx(args.fp32)
     frames = read_frames(args.frames, args.count)
     preprocess = Preprocessor(info, args.input_size)
-    prepared = [preprocess([frame]) for frame in frames]
-    tensors = [tensor.copy() for tensor, _ in prepared]
-    boxes = [box for _, (box,) in prepared]
+    tensors, boxes = [], []
+    for frame in frames:  # the preprocessor reuses its buffer: copy each tensor before the next call
+        tensor, (box,) = preprocess([frame])
+        tensors.append(tensor.copy())
+        boxes.append(box)
 
     report = {"onnxruntime": ort.__version__, "available_providers": available, "python": platform.python_version(),
               "frames": {"source": str(args.frames), "count": len(frames), "input": list(tensors[0].shape)},

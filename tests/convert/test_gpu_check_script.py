@@ -7,10 +7,14 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from jetsentry.convert.fp16 import convert_to_fp16
-from tests.convert.conftest import REPO, SAMPLE_VIDEO
+from jetsentry.infer import Detector
+from jetsentry.infer.onnx_engine import OnnxRuntimeEngine
+from tests.convert.conftest import DEFAULT_MODEL, REPO, SAMPLE_VIDEO
+from tests.support.videos import opencv_frames
 
 pytestmark = pytest.mark.slow
 SCRIPT = REPO / "bench" / "gpu" / "check_quantized_cuda.py"
@@ -50,6 +54,24 @@ def test_the_script_compares_each_file_with_fp32_and_writes_its_json(quantized, 
     assert int8_row["detections_vs_fp32_same_provider"]["reference_boxes"] > 0
     assert "within_tolerance" in int8_row and "within_tolerance" in report["results"]["fp16/cpu"]
     assert report["files"]["int8"]["precision"] == "int8"
+
+
+def test_the_scripts_detections_are_the_infer_stages_on_the_same_frames(tmp_path):
+    out = tmp_path / "check.json"
+    run = subprocess.run([sys.executable, str(SCRIPT), "--fp32", str(DEFAULT_MODEL), "--frames", str(SAMPLE_VIDEO),
+                          "--count", "6", "--providers", "cpu", "--out", str(out)],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    with Detector(OnnxRuntimeEngine(DEFAULT_MODEL, threads=1), confidence=0.25) as detector:
+        per_frame = [len(detector.detect([frame])[0][0]) for frame in _frames(6)]
+    assert len(set(per_frame)) > 1  # frames that differ, so a mix-up of frames would show
+    assert json.loads(out.read_text())["results"]["fp32/cpu"]["detections_vs_fp32_same_provider"][
+        "reference_boxes"] == sum(per_frame)
+
+
+def _frames(count):
+    frames = opencv_frames(SAMPLE_VIDEO)
+    return [frames[i] for i in sorted({int(i) for i in np.linspace(0, len(frames) - 1, count).round()})]
 
 
 def test_a_missing_provider_exits_2(tmp_path):

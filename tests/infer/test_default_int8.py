@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-import cv2
 import onnx
 import pytest
 
@@ -16,6 +15,7 @@ from jetsentry.infer import Detector, ModelInfo
 from jetsentry.infer.onnx_engine import OnnxRuntimeEngine
 from jetsentry.infer.variants import select_model_file
 from tests.infer.matching import match_detections
+from tests.support.videos import opencv_frames
 
 REPO = Path(__file__).resolve().parents[2]
 MODELS = REPO / "engines" / "models"
@@ -41,13 +41,7 @@ def test_the_bundled_config_runs_the_int8_file_on_the_cpu():
 
 @pytest.mark.slow
 def test_int8_detects_what_fp32_detects_on_the_sample_scene():
-    capture, frames = cv2.VideoCapture(str(SAMPLE)), []
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        frames.append(frame)
-    frames = frames[::10]
+    frames = opencv_frames(SAMPLE)[::10]
 
     def detect(path):
         with Detector(OnnxRuntimeEngine(path, threads=2), confidence=0.25) as detector:
