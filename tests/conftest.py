@@ -53,4 +53,7 @@ def ultralytics_families(request: pytest.FixtureRequest) -> dict:
 
     if ultralytics_version() is None:
         pytest.skip("needs Ultralytics (the reference extra) to build the test models")
-    return exported_families(Path(request.config.cache.mkdir("jetsentry-ultralytics-models")))
+    cache = getattr(request.config, "cache", None)  # absent under -p no:cacheprovider
+    folder = cache.mkdir("jetsentry-ultralytics-models") if cache is not None else \
+        request.getfixturevalue("tmp_path_factory").mktemp("ultralytics-models")
+    return exported_families(Path(folder))

@@ -33,7 +33,8 @@ def build_parser(prog: str = "jetsentry eval") -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog=prog, description="Run scene videos through the full pipeline and score detection and tracking "
                                "against their ground truth.")
-    p.add_argument("--model", type=Path, required=True, help="YOLOv8/YOLO11 detection ONNX")
+    p.add_argument("--model", type=Path, required=True,
+                   help="YOLO detection ONNX (YOLOv8, YOLO11, YOLO26, YOLOv10; FP32, FP16 or INT8)")
     p.add_argument("--scenes", type=Path, required=True, help="folder of scene_* folders, or one scene folder")
     p.add_argument("--backend", default=None,
                    help="onnxruntime-cpu (default), onnxruntime-cuda or onnxruntime-tensorrt")
