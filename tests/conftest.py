@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -42,3 +43,17 @@ def rtsp_server() -> Iterator[RtspServerProcess]:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def ultralytics_families(request: pytest.FixtureRequest) -> dict:
+    """{family: ONNX export} for YOLOv8, YOLO11, YOLO26 and YOLOv10, with and without NMS-free or
+    in-graph NMS heads (tests/support/ultralytics_models.py), cached across test runs."""
+    from tests.support.ultralytics_models import exported_families, ultralytics_version
+
+    if ultralytics_version() is None:
+        pytest.skip("needs Ultralytics (the reference extra) to build the test models")
+    cache = getattr(request.config, "cache", None)  # absent under -p no:cacheprovider
+    folder = cache.mkdir("jetsentry-ultralytics-models") if cache is not None else \
+        request.getfixturevalue("tmp_path_factory").mktemp("ultralytics-models")
+    return exported_families(Path(folder))

@@ -113,6 +113,8 @@ def _settings(args: argparse.Namespace) -> tuple[ModelConfig, TrackerConfig | No
     if getattr(args, "state_dir", None) is not None:
         state_dir = args.state_dir
     model_fields["path"] = args.model
+    # --model names the file to run: the config's variants and precision belong to its own model.path.
+    model_fields.update(variants={}, precision="auto")
     for attr, key in (("input_size", "input_size"), ("conf", "confidence"), ("iou", "iou"), ("backend", "backend")):
         value = getattr(args, attr)
         if value is not None:
@@ -201,8 +203,8 @@ def decode_verdict(summary: AnalyzeSummary, reader: VideoFileReader) -> tuple[bo
 def _print_summary(summary: AnalyzeSummary, reader: VideoFileReader, processor: FrameProcessor) -> None:
     data = summary.as_dict()
     info = reader.info
-    print(f"video: {info.width}x{info.height} {info.codec}, decoder {reader.decoder}; backend {processor.backend}",
-          file=sys.stderr)
+    print(f"video: {info.width}x{info.height} {info.codec}, decoder {reader.decoder}; backend {processor.backend}, "
+          f"model {processor.model_precision}", file=sys.stderr)
     print(f"frames: {data['frames']}  time: {data['seconds']:.2f} s  frames/s: {data['fps']:.2f}  "
           f"detections: {data['detections']}", file=sys.stderr)
     declared = "not declared" if summary.declared_frames is None else f"{summary.declared_frames} declared"

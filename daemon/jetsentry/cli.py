@@ -1,4 +1,4 @@
-"""The `jetsentry` command: run, analyze, check-config, engines, synth, eval, version.
+"""The `jetsentry` command: run, analyze, check-config, engines, models, synth, eval, version.
 
 Each subcommand imports its module lazily so `jetsentry version` or
 `check-config` work without GStreamer or ONNX Runtime being importable.
@@ -31,7 +31,8 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
         report_config_error(exc)
         return EXIT_USAGE
     enabled = sum(1 for cam in cfg.cameras if cam.enabled)
-    print(f"{args.file}: OK ({len(cfg.cameras)} camera(s), {enabled} enabled, model {cfg.model.path})")
+    variants = f", variants {', '.join(sorted(cfg.model.variants))}" if cfg.model.variants else ""
+    print(f"{args.file}: OK ({len(cfg.cameras)} camera(s), {enabled} enabled, model {cfg.model.path}{variants})")
     from jetsentry.capture.preflight import machine_warnings
 
     for warning in machine_warnings(cfg):  # valid, but will not work on this machine
@@ -79,8 +80,14 @@ def _cmd_engines(argv: list[str]) -> int:
     return engines_main(argv)
 
 
+def _cmd_models(argv: list[str]) -> int:
+    from jetsentry.convert.cli import main as models_main
+
+    return models_main(argv)
+
+
 # Subcommands that own their argument parsing.
-_DELEGATED = {"synth": _cmd_synth, "eval": _cmd_eval, "engines": _cmd_engines}
+_DELEGATED = {"synth": _cmd_synth, "eval": _cmd_eval, "engines": _cmd_engines, "models": _cmd_models}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -93,7 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("analyze", help="run every frame of a video file through the pipeline")
     p.add_argument("video", help="video file (mp4, mkv, raw .h264/.h265)")
-    p.add_argument("--model", type=Path, required=True, help="YOLOv8/YOLO11 detection ONNX")
+    p.add_argument("--model", type=Path, required=True,
+                   help="YOLO detection ONNX (YOLOv8, YOLO11, YOLO26, YOLOv10; FP32, FP16 or INT8)")
     p.add_argument("--out", type=Path, help="write one JSON message per frame to this .jsonl file")
     p.add_argument("--no-track", action="store_true", help="skip ByteTrack")
     p.add_argument("--config", type=Path, help="take model/tracker settings from this config")
@@ -115,6 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("engines", help="build TensorRT engines ahead of time (see engines build --help)", add_help=False)
     sub.add_parser("synth", help="generate synthetic scenes with ground truth (see synth --help)", add_help=False)
     sub.add_parser("eval", help="evaluate detection and tracking on scenes (see eval --help)", add_help=False)
+    sub.add_parser("models", help="make INT8 (quantize) and FP16 variants of a model (see models --help)",
+                   add_help=False)
 
     p = sub.add_parser("version", help="print the version")
     p.set_defaults(func=_cmd_version)

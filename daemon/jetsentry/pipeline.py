@@ -136,6 +136,7 @@ class FrameProcessor:
         self._labels = np.asarray(info.class_names, dtype=object)
         self._model = MessageModelInfo(name=info.name, version=info.version or "", sha256=info.sha256)
         self.backend = detector.engine.backend  # the backend type (model.backend.type)
+        self.model_precision = info.precision  # fp32, fp16 or int8: the file the backend runs
         if self._tracker_config is not None and detector.confidence < self._tracker_config.low_threshold:
             log.warning("model.confidence %g is below tracker.low_threshold %g: with tracking on, no detection "
                         "scoring %g or less is published", detector.confidence,

@@ -82,8 +82,8 @@ class Service:
         self._started = True
         for session in self.sessions.values():
             session.start()
-        log.info("running: %d camera(s), model %s, backend %s%s", len(self.sessions),
-                 self._detector.info.name, self.processor.backend,
+        log.info("running: %d camera(s), model %s (%s), backend %s%s", len(self.sessions),
+                 self._detector.info.name, self._detector.info.precision, self.processor.backend,
                  ", next batch prepared during inference" if self.prepares_ahead else "")
         try:
             self.health.check(force=True)

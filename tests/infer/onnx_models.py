@@ -43,13 +43,16 @@ def write_detection_model(
     half_input: bool = False,
     dynamic_head: bool = False,
     runs_only_on_hw: tuple[int, int] | None = None,
+    qdq_input: bool = False,
 ) -> Path:
     """Write a model with input [batch, 3, h, w] and output [batch, *base.shape]; None dims are dynamic.
 
     ``half_input`` declares a float16 input (as a half-precision export has), cast to float inside.
     ``dynamic_head`` declares the output's channels and anchors dynamic (as some exports do), so
     only a run reveals them.  ``runs_only_on_hw`` adds a constant of that height and width to the
-    pixels, so every run on another input size fails inside ONNX Runtime.
+    pixels, so every run on another input size fails inside ONNX Runtime.  ``qdq_input`` passes
+    the pixels through an INT8 QuantizeLinear/DequantizeLinear pair (zero point 0, scale 1/127),
+    which makes the file an int8 (QDQ) model.
     """
     base = np.asarray(base, np.float32)
     channels, anchors = base.shape
@@ -72,6 +75,14 @@ def write_detection_model(
         nodes[0] = helper.make_node("Cast", ["images"], ["cast"], to=TensorProto.FLOAT)
         nodes.insert(1, helper.make_node("Add", ["cast", "fixed_hw"], ["pixels"]))
         initializers.append(numpy_helper.from_array(np.zeros((1, 3, *runs_only_on_hw), np.float32), "fixed_hw"))
+    if qdq_input:
+        nodes[0] = helper.make_node("Cast", ["images"], ["cast_pixels"], to=TensorProto.FLOAT)
+        nodes[1:1] = [
+            helper.make_node("QuantizeLinear", ["cast_pixels", "qdq_scale", "qdq_zero"], ["pixels_q"]),
+            helper.make_node("DequantizeLinear", ["pixels_q", "qdq_scale", "qdq_zero"], ["pixels"]),
+        ]
+        initializers += [numpy_helper.from_array(np.array(1 / 127, np.float32), "qdq_scale"),
+                         numpy_helper.from_array(np.array(0, np.int8), "qdq_zero")]
     if shape_probe_anchor is not None:
         one_hot = np.zeros((1, anchors), np.float32)
         one_hot[0, shape_probe_anchor] = 1

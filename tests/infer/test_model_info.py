@@ -69,7 +69,7 @@ def test_not_onnx(tmp_path, content):
 def test_segmentation_shaped_output_is_refused(make_model):
     # 3 classes + 32 mask coefficients per anchor, as a segmentation head has.
     base = np.zeros((4 + 3 + 32, 8), np.float32)
-    with pytest.raises(ModelError, match="has 39 channels but the model names 3 classes"):
+    with pytest.raises(ModelError, match=r"has shape \[1, 39, 8\]: 39 channels but the model names 3 classes.*segmentation, pose and OBB"):
         ModelInfo.from_onnx(make_model(base))
 
 
@@ -79,10 +79,22 @@ def test_segment_task_is_refused(make_model, simple_head):
         ModelInfo.from_onnx(make_model(simple_head, metadata=metadata))
 
 
-def test_end_to_end_export_is_refused(make_model, simple_head):
+def test_end2end_metadata_does_not_override_the_output_shape(make_model, simple_head):
+    # Ultralytics' end2end key can disagree with the graph: the shape decides.
     metadata = ultralytics_metadata(NAMES) | {"end2end": "True"}
-    with pytest.raises(ModelError, match="end-to-end"):
-        ModelInfo.from_onnx(make_model(simple_head, metadata=metadata))
+    info = ModelInfo.from_onnx(make_model(simple_head, metadata=metadata))
+    assert info.output_layout == "anchors" and info.needs_nms
+
+
+def test_nms_free_output_is_the_detections_layout(make_model):
+    info = ModelInfo.from_onnx(make_model(np.zeros((20, 6), np.float32)))  # [1, 20, 6], 3 classes
+    assert info.output_layout == "detections" and not info.needs_nms
+    assert (info.num_anchors, info.output_channels) == (20, 6)
+
+
+def test_nms_free_output_without_names_is_refused(make_model):
+    with pytest.raises(ModelError, match=r"no 'names' metadata, and its output \[1, 20, 6\] does not tell"):
+        ModelInfo.from_onnx(make_model(np.zeros((20, 6), np.float32), metadata={}))
 
 
 def test_two_outputs_are_refused(tmp_path):
@@ -110,7 +122,7 @@ def test_classification_shaped_output_is_refused(tmp_path):
     )
     path = tmp_path / "cls.onnx"
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), str(path))
-    with pytest.raises(ModelError, match=r"output 'scores' has shape \[1, 3\], expected a detection head"):
+    with pytest.raises(ModelError, match=r"output 'scores' has shape \[1, 3\]; a detection model's output is \[B, 4\+C, N\] or \[B, K, 6\]"):
         ModelInfo.from_onnx(path)
 
 

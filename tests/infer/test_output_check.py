@@ -19,7 +19,7 @@ from tests.pipeline.daemon_process import SAMPLE_VIDEO
 
 # Five classes' scores in the head, three names in the metadata: 9 channels where 7 are expected.
 NINE_CHANNELS = head([(16, 16, 8, 8)], [[0.9, 0.0, 0.0, 0.0, 0.0]], anchors=8)
-MISMATCH = "has 9 channels but the model names 3 classes; a detection head has 4 + 3 = 7"
+MISMATCH = "9 channels but the model names 3 classes; a detection head has 4 + 3 = 7"
 
 
 def _model(path, base, names, **options):
@@ -78,4 +78,4 @@ def test_eval_refuses_the_model_with_exit_2(tmp_path, capsys):
     assert jetsentry_main(["eval", "--model", str(path), "--scenes", str(scenes)]) == 2
     err = capsys.readouterr().err
     n = len(SYNTH_CLASSES)
-    assert f"has {n + 6} channels but the model names {n} classes" in err and "Traceback" not in err
+    assert f"{n + 6} channels but the model names {n} classes" in err and "Traceback" not in err

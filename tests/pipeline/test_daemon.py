@@ -175,7 +175,7 @@ def test_model_whose_head_disagrees_with_its_names_exits_2_naming_both(tmp_path,
                            model={"path": str(model)})
     daemon = daemons(config)
     assert daemon.proc.wait(60) == 2
-    assert "has 9 channels but the model names 3 classes" in daemon.log and "Traceback" not in daemon.log
+    assert "9 channels but the model names 3 classes" in daemon.log and "Traceback" not in daemon.log
     assert "running:" not in daemon.log
 
 

@@ -121,3 +121,17 @@ def corrupt_h264_tail(source: Path, dest: Path, *, seed: int = 7, nal_units: int
         out += b"\x00\x00\x00\x01" + bytes([rng.choice((0x65, 0x41, 0x67, 0x68))]) + payload
     Path(dest).write_bytes(bytes(out))
     return Path(dest)
+
+
+def opencv_frames(path: Path) -> list:
+    """Every frame of a video as OpenCV decodes it (BGR), for comparisons outside the capture stage."""
+    import cv2
+
+    capture, frames = cv2.VideoCapture(str(path)), []
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        frames.append(frame)
+    capture.release()
+    return frames

@@ -41,7 +41,7 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> A
 
 
 def _resolve_relative_paths(data: dict[str, Any], base: Path) -> None:
-    """Relative file paths (model, plain-path camera sources) are relative to the config
+    """Relative file paths (model and its variants, plain-path camera sources) are relative to the config
     file, so a config travels with its model and videos whatever the working directory."""
 
     def resolve(value: Any) -> Any:
@@ -58,6 +58,9 @@ def _resolve_relative_paths(data: dict[str, Any], base: Path) -> None:
     model = data.get("model")
     if isinstance(model, dict):
         model["path"] = resolve(model.get("path"))
+        variants = model.get("variants")
+        if isinstance(variants, dict):
+            model["variants"] = {key: resolve(value) for key, value in variants.items()}
     cameras = data.get("cameras")
     if isinstance(cameras, list):
         for camera in cameras:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -169,8 +170,29 @@ class CaptureConfig(StrictModel):
         return self
 
 
+def _existing_model_file(value: Path) -> Path:
+    _usable_path(value)
+    if not value.is_file():
+        raise ValueError(f"model file not found: {quoted(str(value), 200)}")
+    return value
+
+
 class ModelConfig(StrictModel):
-    path: Path = Field(description="YOLOv8/YOLO11 detection ONNX (output [B, 4+C, N]).")
+    path: Path = Field(
+        description="Ultralytics YOLO detection ONNX: YOLOv8/YOLO11 ([B, 4+C, N], NMS applied) or NMS-free "
+        "YOLO26/YOLOv10 and nms=True exports ([B, K, 6]); FP32, FP16 or INT8 (QDQ), read from the file."
+    )
+    variants: dict[Literal["fp32", "fp16", "int8"], Annotated[Path, AfterValidator(_existing_model_file)]] = Field(
+        default_factory=dict,
+        description="Other precisions of the same model, e.g. {int8: model.int8.onnx, fp16: model.fp16.onnx} "
+        "(jetsentry models quantize / fp16 make them); the backend runs the one model.precision picks.",
+    )
+    precision: Literal["auto", "fp32", "fp16", "int8"] = Field(
+        "auto",
+        description="Which file runs: auto takes the backend's best among model.path and model.variants "
+        "(CPU: int8, fp32, fp16; CUDA: fp16, fp32, int8; TensorRT: int8, fp16, fp32); an explicit precision "
+        "must be there.",
+    )
     input_size: int = Field(
         640, ge=32, le=4096, description="Longest input side for models with dynamic height/width (multiple of stride)."
     )
@@ -181,7 +203,7 @@ class ModelConfig(StrictModel):
         "above this are published; above tracker.high_threshold/new_track_threshold it raises them to it, "
         "below low_threshold it publishes nothing more.",
     )
-    iou: float = Field(0.7, gt=0, le=1, description="NMS IoU threshold (class-aware).")
+    iou: float = Field(0.7, gt=0, le=1, description="NMS IoU threshold (class-aware; NMS-free models have no NMS).")
     max_detections: int = Field(300, ge=1, le=10_000, description="Detections kept per frame after NMS.")
     classes: list[int | str] = Field(
         default_factory=list, description="Keep only these classes (ids or names); empty keeps all."
@@ -207,10 +229,7 @@ class ModelConfig(StrictModel):
     @field_validator("path")
     @classmethod
     def _exists(cls, value: Path) -> Path:
-        _usable_path(value)
-        if not value.is_file():
-            raise ValueError(f"model file not found: {quoted(str(value), 200)}")
-        return value
+        return _existing_model_file(value)
 
 
 class BatchingConfig(StrictModel):

@@ -13,6 +13,7 @@ import json
 import sys
 from pathlib import Path
 
+from jetsentry.command import UsageError, run_command
 from jetsentry.config.models import ModelConfig, TrackerConfig
 from jetsentry.optional import (
     FASTER_COCO_EVAL,
@@ -20,25 +21,20 @@ from jetsentry.optional import (
     PYCOCOTOOLS,
     SCIPY,
     TRACKEVAL,
-    MissingDependencyError,
     require,
 )
 
 EXIT_FAILURE = 1
-EXIT_USAGE = 2
 DEFAULT_EVAL_CONFIDENCE = 0.001  # COCO mAP integrates over all scores; Ultralytics' val uses the same
 COCO_LIBRARIES = {"faster-coco-eval": FASTER_COCO_EVAL, "pycocotools": PYCOCOTOOLS}
-
-
-class UsageError(Exception):
-    """Bad arguments or input; the message says what is wrong."""
 
 
 def build_parser(prog: str = "jetsentry eval") -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog=prog, description="Run scene videos through the full pipeline and score detection and tracking "
                                "against their ground truth.")
-    p.add_argument("--model", type=Path, required=True, help="YOLOv8/YOLO11 detection ONNX")
+    p.add_argument("--model", type=Path, required=True,
+                   help="YOLO detection ONNX (YOLOv8, YOLO11, YOLO26, YOLOv10; FP32, FP16 or INT8)")
     p.add_argument("--scenes", type=Path, required=True, help="folder of scene_* folders, or one scene folder")
     p.add_argument("--backend", default=None,
                    help="onnxruntime-cpu (default), onnxruntime-cuda or onnxruntime-tensorrt")
@@ -62,21 +58,7 @@ def build_parser(prog: str = "jetsentry eval") -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # argparse printed why
-        return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
-    from jetsentry.config import ConfigError, report_config_error
-
-    try:
-        return _evaluate(args)
-    except (UsageError, MissingDependencyError) as exc:
-        print(f"jetsentry eval: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except ConfigError as exc:
-        report_config_error(exc)
-        return EXIT_USAGE
+    return run_command("jetsentry eval", build_parser(), argv, _evaluate)
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -166,6 +148,8 @@ def _settings(args: argparse.Namespace) -> tuple[ModelConfig, TrackerConfig, flo
     track_conf = args.track_conf if args.track_conf is not None else model_fields.get(
         "confidence", ModelConfig.model_fields["confidence"].default)
     model_fields.update(path=args.model, confidence=args.conf)
+    # --model names the file to run: the config's variants and precision belong to its own model.path.
+    model_fields.update(variants={}, precision="auto")
     for key, value in (("iou", args.iou), ("input_size", args.input_size), ("backend", args.backend)):
         if value is not None:
             model_fields[key] = value

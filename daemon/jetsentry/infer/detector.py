@@ -13,6 +13,7 @@ from jetsentry.detections import Detections
 from jetsentry.infer.engine import Engine, EngineOptions, create_engine, create_preprocessor
 from jetsentry.infer.letterbox import Letterbox
 from jetsentry.infer.model_info import ModelInfo
+from jetsentry.infer.output_layout import ANCHORS
 from jetsentry.infer.postprocess import PostprocessSettings, postprocess, postprocess_candidates
 
 if TYPE_CHECKING:
@@ -39,7 +40,8 @@ class PreparedInput:
 
 
 class Detector:
-    """Letterbox -> engine -> decode + NMS -> source pixels, for batches of pictures.
+    """Letterbox -> engine -> decode + NMS (none for a ``detections`` output) -> source pixels,
+    for batches of pictures.
 
     The letterbox is the engine's (``create_preprocessor``): the CPU one for the CPU
     backend, the NV12 kernel for GPU backends.
@@ -75,6 +77,7 @@ class Detector:
             iou=iou,
             max_detections=max_detections,
             class_ids=resolve_classes(classes, engine.info),
+            num_classes=engine.info.num_classes,
         )
 
     @classmethod
@@ -127,15 +130,16 @@ class Detector:
         """
         settings = self._settings if confidence is None else replace(self._settings, confidence=confidence)
         start = time.perf_counter()
+        layout = self.engine.info.output_layout
         select = getattr(self.engine, "infer_candidates", None)
-        if select is not None:  # a GPU engine picks the anchors above the threshold on the device
+        if select is not None and layout == ANCHORS:  # a GPU engine picks the anchors above the threshold on the device
             candidates = select(prepared.tensor, settings.confidence, settings.class_ids)
             inferred = time.perf_counter()
             detections = postprocess_candidates(candidates, prepared.boxes, settings)
         else:
             output = self.engine.infer(prepared.tensor)
             inferred = time.perf_counter()
-            detections = postprocess(output, prepared.boxes, settings)
+            detections = postprocess(output, prepared.boxes, settings, layout)
         done = time.perf_counter()
         return detections, StageTimes(
             preprocess_ms=prepared.preprocess_ms,

@@ -17,8 +17,9 @@ the whole head.
 from __future__ import annotations
 
 import importlib
+import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -26,7 +27,8 @@ import numpy as np
 
 from jetsentry.infer.errors import BackendUnavailableError, ModelError
 from jetsentry.infer.letterbox import Letterbox
-from jetsentry.infer.model_info import ModelInfo, check_head_channels
+from jetsentry.infer.model_info import ModelInfo, check_output_shape
+from jetsentry.infer.variants import select_model_file
 from jetsentry.optional import MissingDependencyError
 
 if TYPE_CHECKING:
@@ -43,13 +45,17 @@ class Engine(Protocol):
     backend: str
 
     def infer(self, batch: Any) -> np.ndarray:
-        """[B, 3, H, W] float32 RGB 0..1 (a host array, or what the engine's own
-        pre-processor made) -> raw head output [B, 4+C, N] float32 on the host."""
+        """[B, 3, H, W] float32 RGB 0..1 (a host array, or what the engine's own pre-processor
+        made) -> the model's output, float32 on the host: [B, 4+C, N] or [B, K, 6] as
+        ``info.output_layout`` says (infer/output_layout.py)."""
         ...
 
     def close(self) -> None:
         """Release the backend's resources; the engine is unusable afterwards."""
         ...
+
+
+log = logging.getLogger("jetsentry.infer")
 
 
 class Preprocess(Protocol):
@@ -115,8 +121,15 @@ def backend_factory(backend: Any) -> EngineFactory:
 
 
 def create_engine(model_cfg: ModelConfig, options: EngineOptions | None = None) -> Engine:
-    """The engine for ``model_cfg.backend``, loaded with ``model_cfg.path`` and its output checked."""
-    engine = backend_factory(model_cfg.backend)(model_cfg, options or EngineOptions())
+    """The engine for ``model_cfg.backend``, loaded with the model file it runs best (model.path or
+    one of model.variants: infer/variants.py) and its output checked; the factory gets a model
+    section whose ``path`` is that file."""
+    factory = backend_factory(model_cfg.backend)
+    choice = select_model_file(model_cfg)
+    if model_cfg.variants:
+        log.info("model: %s (%s; %s)", choice.path, choice.precision, choice.reason)
+    engine = factory(model_cfg.model_copy(update={"path": choice.path, "variants": {}, "precision": "auto"}),
+                     options or EngineOptions())
     try:
         check_output(engine)
     except BaseException:
@@ -136,24 +149,24 @@ def create_preprocessor(engine: Engine, input_size: int) -> Preprocess:
 
 
 def check_output(engine: Engine) -> None:
-    """Refuse a model whose head does not match its class names (ModelError naming both counts).
+    """Refuse a model whose output does not fit its class names (ModelError naming the shape).
 
-    A static channel count was checked when the file was read; a dynamic one is only known
-    from a run, so the engine runs once on the smallest input the model takes (one stride
-    square where height and width are dynamic: about a millisecond on a CPU).
+    A static output was checked when the file was read; one with dynamic dimensions is
+    only known from a run, so the engine runs once on the smallest input the model takes
+    (one stride square where height and width are dynamic: about a millisecond on a CPU),
+    and the layout that run shows becomes ``engine.info.output_layout``.
     """
     info = engine.info
-    if info.output_channels is not None:
+    if info.output_layout is not None and info.output_channels is not None:
         return
     shape = (info.batch_size or 1, 3, info.input_height or info.stride, info.input_width or info.stride)
     run = f"a test run on a {list(shape)} input"
     try:
         output = engine.infer(np.zeros(shape, np.float32))
-    except ModelError as exc:  # the engine checked the head itself
+    except ModelError as exc:  # the engine checked the output itself
         raise ModelError(f"{exc} (found by {run})") from None
     except Exception as exc:  # each backend raises its own types
         raise ModelError(f"model.path {info.path}: {run} failed: {exc}") from exc
-    what = f"model.path {info.path}: output {info.output_name!r} of {run}"
-    if output.ndim != 3:
-        raise ModelError(f"{what} has shape {list(output.shape)}, expected a detection head [B, 4+C, N]")
-    check_head_channels(output.shape[1], info.class_names, what)
+    layout = check_output_shape(output.shape, info, f"model.path {info.path}: output {info.output_name!r} of {run}")
+    if info.output_layout is None:
+        engine.info = replace(info, output_layout=layout)

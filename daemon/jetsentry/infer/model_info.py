@@ -18,6 +18,8 @@ import onnx
 from google.protobuf.message import DecodeError
 
 from jetsentry.infer.errors import ModelError
+from jetsentry.infer.output_layout import ANCHORS, DETECTION_FIELDS, OutputLayout, format_dims, layout_of
+from jetsentry.infer.precision import Precision, model_precision
 
 _DEFAULT_STRIDE = 32
 # Tensor element types the engine can feed (it casts float32 batches to float16 when needed).
@@ -26,10 +28,14 @@ _INPUT_DTYPES = {onnx.TensorProto.FLOAT: "float32", onnx.TensorProto.FLOAT16: "f
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """Identity, classes and input geometry of one detection model.
+    """Identity, classes, input geometry, output layout and precision of one detection model.
 
     ``batch_size``, ``input_height``, ``input_width``, ``output_channels`` and
-    ``num_anchors`` are None where the model declares that dimension dynamic.
+    ``num_anchors`` are None where the model declares that dimension dynamic; for the
+    ``detections`` layout ``num_anchors`` is the number of detection rows K and
+    ``output_channels`` is 6.  ``output_layout`` (infer/output_layout.py) is None only
+    while dynamic output dimensions leave it open, until a test run decides
+    (engine.check_output).
     """
 
     path: Path
@@ -48,9 +54,8 @@ class ModelInfo:
     input_width: int | None
     num_anchors: int | None
     output_channels: int | None = None  # 4 + classes when static; a dynamic one is checked by a test run
-    # "int8" (QuantizeLinear/DequantizeLinear nodes: explicit quantization), "fp16" (mostly
-    # FP16 weights), else "fp32": what a strongly typed TensorRT network runs it in.
-    precision: str = "fp32"
+    output_layout: OutputLayout | None = ANCHORS
+    precision: Precision = "fp32"  # of the file: fp32, fp16 or int8 (QDQ)
     description: str = ""
     recipe_hash: str | None = None
     metadata: dict[str, str] = field(default_factory=dict, repr=False)
@@ -58,6 +63,11 @@ class ModelInfo:
     @property
     def num_classes(self) -> int:
         return len(self.class_names)
+
+    @property
+    def needs_nms(self) -> bool:
+        """The output holds per-anchor candidates, not final detections."""
+        return self.output_layout == ANCHORS
 
     @property
     def dynamic_batch(self) -> bool:
@@ -76,17 +86,13 @@ class ModelInfo:
 
         task = metadata.get("task", "detect")
         if task != "detect":
-            raise ModelError(f"{where} is a {task!r} model; jetsentry needs a detection model (output [B, 4+C, N])")
-        if metadata.get("end2end", "False").strip().lower() == "true":
-            raise ModelError(
-                f"{where} is an end-to-end (NMS-free) export with output [B, N, 6]; "
-                "export it with end2end=False to get the [B, 4+C, N] detection head"
-            )
+            raise ModelError(f"{where} is a {task!r} model; jetsentry needs a detection model "
+                             "(output [B, 4+C, N] or [B, K, 6])")
 
         input_value = _single_graph_input(model, where)
         input_dims = _dims(input_value)
         if len(input_dims) != 4 or input_dims[1] not in (3, None):
-            raise ModelError(f"{where}: input {input_value.name!r} has shape {_fmt(input_dims)}, expected [B, 3, H, W]")
+            raise ModelError(f"{where}: input {input_value.name!r} has shape {format_dims(input_dims)}, expected [B, 3, H, W]")
         elem_type = input_value.type.tensor_type.elem_type
         if elem_type not in _INPUT_DTYPES:
             raise ModelError(
@@ -96,27 +102,25 @@ class ModelInfo:
         batch, height, width = input_dims[0], input_dims[2], input_dims[3]
         if (height is None) != (width is None):
             raise ModelError(
-                f"{where}: input height and width must both be static or both dynamic, got {_fmt(input_dims)}"
+                f"{where}: input height and width must both be static or both dynamic, got {format_dims(input_dims)}"
             )
 
         if len(model.graph.output) != 1:
             names = [o.name for o in model.graph.output]
             raise ModelError(
-                f"{where} has {len(names)} outputs {names}; a detection model has one output [B, 4+C, N] "
-                "(segmentation and pose models are not supported)"
+                f"{where} has {len(names)} outputs {names}; a detection model has one output, [B, 4+C, N] or "
+                "[B, K, 6] (segmentation, pose and OBB models are not supported)"
             )
         output_value = model.graph.output[0]
         output_dims = _dims(output_value)
+        what = f"{where}: output {output_value.name!r}"
         if len(output_dims) != 3:
-            raise ModelError(
-                f"{where}: output {output_value.name!r} has shape {_fmt(output_dims)}, "
-                "expected a detection head [B, 4+C, N]"
-            )
+            layout_of(output_dims, 0, what)  # raises, naming the shape
+        class_names = _class_names(metadata, output_dims, where)
+        layout = layout_of(output_dims, len(class_names), what)
         channels, anchors = output_dims[1], output_dims[2]
-
-        class_names = _class_names(metadata, channels, where)
-        if channels is not None:
-            check_head_channels(channels, class_names, f"{where}: output {output_value.name!r}")
+        if layout == "detections":
+            channels, anchors = DETECTION_FIELDS, output_dims[1]
 
         stride = _int_field(metadata, "stride", _DEFAULT_STRIDE, where)
         imgsz = _imgsz(metadata, where)
@@ -139,33 +143,22 @@ class ModelInfo:
             input_width=width,
             num_anchors=anchors,
             output_channels=channels,
-            precision=_precision(model),
+            output_layout=layout,
+            precision=model_precision(model),
             description=metadata.get("description", ""),
             recipe_hash=metadata.get("recipe_hash"),
             metadata=metadata,
         )
 
 
-_QDQ_OPS = frozenset({"QuantizeLinear", "DequantizeLinear"})
-
-
-def _precision(model: onnx.ModelProto) -> str:
-    if any(node.op_type in _QDQ_OPS for node in model.graph.node):
-        return "int8"
-    floats = [init.data_type for init in model.graph.initializer
-              if init.data_type in (onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16)]
-    half = sum(1 for t in floats if t == onnx.TensorProto.FLOAT16)
-    return "fp16" if floats and half * 2 > len(floats) else "fp32"
-
-
-def check_head_channels(channels: int, class_names: tuple[str, ...], what: str) -> None:
-    """Refuse a head whose channel count is not 4 box values + one score per named class."""
-    if channels != 4 + len(class_names):
-        raise ModelError(
-            f"{what} has {channels} channels but the model names {len(class_names)} classes; a detection "
-            f"head has 4 + {len(class_names)} = {4 + len(class_names)} (the 'names' metadata does not match "
-            "the model, or this is a segmentation, pose or OBB model)"
-        )
+def check_output_shape(shape: tuple[int, ...], info: ModelInfo, what: str) -> OutputLayout:
+    """The layout of an output a run returned: ModelError naming the shape when it is no
+    detection output for the model's classes, or not the layout the file declares."""
+    layout = layout_of(list(shape), info.num_classes, what)
+    if info.output_layout is not None and layout != info.output_layout:
+        raise ModelError(f"{what} has shape {format_dims(list(shape))}, but the file declares an output "
+                         f"of the {info.output_layout} layout")
+    return layout
 
 
 def _load_onnx(path: Path) -> onnx.ModelProto:
@@ -198,8 +191,6 @@ def _dims(value: onnx.ValueInfoProto) -> list[int | None]:
     return [dim.dim_value if dim.HasField("dim_value") and dim.dim_value > 0 else None for dim in shape.dim]
 
 
-def _fmt(dims: list[int | None]) -> str:
-    return "[" + ", ".join("?" if d is None else str(d) for d in dims) + "]"
 
 
 def _literal(metadata: dict[str, str], key: str, where: str) -> Any:
@@ -209,13 +200,17 @@ def _literal(metadata: dict[str, str], key: str, where: str) -> Any:
         raise ModelError(f"{where}: metadata {key!r} is not a Python literal: {exc}") from None
 
 
-def _class_names(metadata: dict[str, str], channels: int | None, where: str) -> tuple[str, ...]:
+def _class_names(metadata: dict[str, str], output_dims: list[int | None], where: str) -> tuple[str, ...]:
     if "names" not in metadata:
-        if channels is None:
+        rows, columns = output_dims[1], output_dims[2]
+        if columns == DETECTION_FIELDS:
+            raise ModelError(f"{where} has no 'names' metadata, and its output {format_dims(output_dims)} "
+                             "does not tell the class count")
+        if rows is None:
             raise ModelError(f"{where} has neither 'names' metadata nor a static class count in its output shape")
-        if channels <= 4:
-            raise ModelError(f"{where}: output has {channels} channels; a detection head has 4 + classes")
-        return tuple(f"class{i}" for i in range(channels - 4))
+        if rows <= 4:
+            raise ModelError(f"{where}: output has {rows} channels; a detection head has 4 + classes")
+        return tuple(f"class{i}" for i in range(rows - 4))
     names = _literal(metadata, "names", where)
     if isinstance(names, dict):
         if sorted(names) != list(range(len(names))):

@@ -8,10 +8,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
+import onnx
 
 from jetsentry.config.rules import CPU_BACKEND, check_parallel_runs
 from jetsentry.infer.errors import BackendUnavailableError, ModelError
-from jetsentry.infer.model_info import ModelInfo, check_head_channels
+from jetsentry.infer.model_info import ModelInfo, check_output_shape
+from jetsentry.infer.output_layout import ANCHORS, DETECTION_FIELDS, DETECTIONS
+from jetsentry.infer.qdq_cpu import cpu_form
 from jetsentry.infer.run_plan import plan_runs
 from jetsentry.optional import ONNX_RUNTIME, missing
 
@@ -82,6 +85,7 @@ class OnnxRuntimeEngine:
                 f"model.backend {backend!r} needs ONNX Runtime's {providers[0]}, which this onnxruntime "
                 f"build does not have (available: {', '.join(available)})"
             )
+        self._model = self._cpu_model_bytes() if backend == CPU_BACKEND else str(self.info.path)
         self._session = self._open_session(providers, threads)
         self._input_dtype = np.float16 if self.info.input_dtype == "float16" else np.float32
         # A failed run raises with ONNX Runtime's message, which the daemon logs rate-limited;
@@ -95,6 +99,14 @@ class OnnxRuntimeEngine:
             # The calling thread runs one group itself.
             self._workers = ThreadPoolExecutor(parallel_runs - 1, thread_name_prefix="jetsentry-infer")
 
+    def _cpu_model_bytes(self) -> str | bytes:
+        """What the CPU sessions load: the file, or an INT8 file in the form ONNX Runtime's CPU
+        kernels run fastest (infer/qdq_cpu.py: the same numbers)."""
+        if self.info.precision != "int8":
+            return str(self.info.path)
+        rewritten = cpu_form(onnx.load(str(self.info.path)))
+        return str(self.info.path) if rewritten is None else rewritten.SerializeToString()
+
     def _open_session(self, providers: tuple[str, ...], threads: int) -> ort.InferenceSession:
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -105,7 +117,7 @@ class OnnxRuntimeEngine:
         options.inter_op_num_threads = 1  # one model, sequential graph: extra inter-op threads only spin
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         try:
-            session = ort.InferenceSession(str(self.info.path), sess_options=options, providers=list(providers))
+            session = ort.InferenceSession(self._model, sess_options=options, providers=list(providers))
         except Exception as exc:  # ONNX Runtime raises its own exception types (Fail, InvalidGraph, ...)
             raise ModelError(
                 f"ONNX Runtime cannot load model.path {self.info.path} with {providers[0]}: {exc}"
@@ -144,6 +156,7 @@ class OnnxRuntimeEngine:
             self._workers.shutdown(wait=True)
         self._session = None
         self._concurrent_session = None
+        self._model = None
 
     def _run_group(self, session: ort.InferenceSession, batch: np.ndarray, runs) -> dict[int, np.ndarray]:
         """{first frame: output} for each run of a group, in order."""
@@ -162,12 +175,17 @@ class OnnxRuntimeEngine:
     def _run(self, session: ort.InferenceSession, batch: np.ndarray) -> np.ndarray:
         feed = batch if self._input_dtype is np.float32 else batch.astype(self._input_dtype)
         (output,) = session.run([self.info.output_name], {self.info.input_name: feed}, self._run_options)
-        if output.ndim != 3 or output.shape[1] != 4 + self.info.num_classes:
-            what = f"model.path {self.info.path}: output {self.info.output_name!r} of shape {list(output.shape)}"
-            if output.ndim != 3:
-                raise ModelError(f"{what} is not a detection head [B, 4+C, N]")
-            check_head_channels(output.shape[1], self.info.class_names, what)
+        if not self._fits(output.shape):
+            check_output_shape(output.shape, self.info, f"model.path {self.info.path}: output {self.info.output_name!r}")
         return output if output.dtype == np.float32 else output.astype(np.float32)
+
+    def _fits(self, shape: tuple[int, ...]) -> bool:
+        """The output shape is the declared layout's (checked in full only when it is not)."""
+        if len(shape) != 3:
+            return False
+        if self.info.output_layout == DETECTIONS:
+            return shape[2] == DETECTION_FIELDS
+        return self.info.output_layout == ANCHORS and shape[1] == 4 + self.info.num_classes
 
     def _check_batch(self, batch: np.ndarray) -> None:
         if batch.dtype != np.float32 or batch.ndim != 4 or batch.shape[1] != 3 or batch.shape[0] == 0:

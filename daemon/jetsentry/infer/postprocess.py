@@ -1,7 +1,7 @@
-"""YOLO head decoding, class-aware NMS and mapping back to source pixels, as Ultralytics does.
+"""YOLO output decoding, class-aware NMS and mapping back to source pixels, as Ultralytics does.
 
-Input is the raw head output [B, 4+C, N]: per anchor cx, cy, w, h in input pixels,
-then C class scores.  Follows Ultralytics' ``non_max_suppression`` (single label per
+Two output layouts (infer/output_layout.py).  ``anchors`` [B, 4+C, N]: per anchor cx, cy,
+w, h in input pixels, then C class scores.  Follows Ultralytics' ``non_max_suppression`` (single label per
 anchor, strict ``>`` confidence, at most ``max_nms`` boxes into NMS, classes kept
 apart by offsetting boxes by ``class_id * max_wh``) and ``scale_boxes`` (undo the
 padding, divide by the per-axis gain, clip to the image).
@@ -9,6 +9,12 @@ padding, divide by the per-axis gain, clip to the image).
 One deliberate difference: with a class filter, the best class is chosen among the
 kept classes only (Ultralytics picks the best of all classes, then drops the box if
 that class is not kept), so a wanted class is never hidden by an unwanted one.
+
+``detections`` [B, K, 6]: final x1, y1, x2, y2, score, class per row (NMS-free heads and
+exports with NMS inside): only the confidence (strict ``>``) and class filters and the
+detection cap apply, then the same mapping to source pixels.  The model chose each row's
+class, so a class filter drops rows of other classes.  Rows whose class id is not one of
+the model's classes are dropped.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import numpy as np
 from jetsentry.detections import Detections
 from jetsentry.infer.letterbox import Letterbox
 from jetsentry.infer.nms import nms
+from jetsentry.infer.output_layout import ANCHORS, DETECTION_FIELDS, DETECTIONS, OutputLayout
 
 MAX_NMS = 30_000  # Ultralytics' cap on boxes entering NMS
 MAX_WH = 7680  # Ultralytics' per-class box offset (pixels), larger than any input side
@@ -34,10 +41,15 @@ class PostprocessSettings:
     class_ids: np.ndarray | None = None  # keep only these class ids; None keeps all
     max_nms: int = MAX_NMS
     max_wh: int = MAX_WH
+    num_classes: int | None = None  # the model's; rows of a detections output outside it are dropped
 
 
-def postprocess(output: np.ndarray, boxes: Sequence[Letterbox], settings: PostprocessSettings) -> list[Detections]:
+def postprocess(
+    output: np.ndarray, boxes: Sequence[Letterbox], settings: PostprocessSettings, layout: OutputLayout = ANCHORS
+) -> list[Detections]:
     """Detections per image, in source pixels, highest score first."""
+    if layout == DETECTIONS:
+        return _final_detections(output, boxes, settings)
     if output.ndim != 3 or output.shape[0] != len(boxes) or output.shape[1] <= 4:
         raise ValueError(f"head output {output.shape} does not fit {len(boxes)} images as [B, 4+C, N]")
     scores = output[:, 4:, :]
@@ -96,6 +108,30 @@ def _nms(xywh: np.ndarray, confidences: np.ndarray, class_ids: np.ndarray, setti
         scores=confidences[keep].astype(np.float32, copy=False),
         class_ids=class_ids[keep].astype(np.int32),
     )
+
+
+def _final_detections(output: np.ndarray, boxes: Sequence[Letterbox], settings: PostprocessSettings) -> list[Detections]:
+    if output.ndim != 3 or output.shape[0] != len(boxes) or output.shape[2] != DETECTION_FIELDS:
+        raise ValueError(f"output {output.shape} does not fit {len(boxes)} images as [B, K, 6]")
+    scores = output[:, :, 4]
+    class_ids = np.rint(output[:, :, 5])
+    keep = (scores > settings.confidence) & (class_ids >= 0)
+    if settings.num_classes is not None:
+        keep &= class_ids < settings.num_classes
+    if settings.class_ids is not None:
+        keep &= np.isin(class_ids, settings.class_ids)
+    results = []
+    for image_index, box in enumerate(boxes):
+        rows = np.flatnonzero(keep[image_index])
+        rows = rows[np.argsort(-scores[image_index, rows], kind="stable")][: settings.max_detections]
+        detections = Detections(
+            boxes=output[image_index, rows, :4].astype(np.float32, copy=True),
+            scores=scores[image_index, rows].astype(np.float32, copy=False),
+            class_ids=class_ids[image_index, rows].astype(np.int32),
+        )
+        _to_source_pixels(detections.boxes, box)
+        results.append(detections)
+    return results
 
 
 def _to_source_pixels(xyxy: np.ndarray, box: Letterbox) -> None:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from jetsentry.capture.frame import Frame
 from jetsentry.infer.letterbox import Letterbox, letterbox_into, plan_batch, to_tensor
 from jetsentry.infer.model_info import ModelInfo
+
+if TYPE_CHECKING:  # capture (and its config imports) stays out of the GPU check script's imports
+    from jetsentry.capture.frame import Frame
 
 
 class Preprocessor:
@@ -31,7 +34,7 @@ class Preprocessor:
     def __call__(self, pictures: Sequence[np.ndarray | Frame]) -> tuple[np.ndarray, list[Letterbox]]:
         if not pictures:
             raise ValueError("no images to preprocess")
-        images = [p.image if isinstance(p, Frame) else p for p in pictures]
+        images = [getattr(p, "image", p) for p in pictures]  # a Frame gives its picture
         for index, image in enumerate(images):
             if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
                 what = f"{image.dtype} {image.shape}" if isinstance(image, np.ndarray) else type(image).__name__

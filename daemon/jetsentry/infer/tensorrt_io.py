@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from jetsentry.infer.errors import ModelError, TensorRTError
-from jetsentry.infer.model_info import ModelInfo, check_head_channels
+from jetsentry.infer.model_info import ModelInfo, check_output_shape
 
 
 @dataclass(frozen=True)
@@ -137,6 +137,6 @@ def plan_buffers(io: Any, info: ModelInfo) -> BufferPlan:
     output_shape = io.output_shape(spec_out.name)
     if len(output_shape) != 3 or min(output_shape) <= 0:
         raise ModelError(f"the TensorRT engine for {info.path.name} gives output {list(output_shape)} for input "
-                         f"{list(spec_in.max_shape)}; expected a detection head [B, 4+C, N]")
-    check_head_channels(output_shape[1], info.class_names, f"model.path {info.path}: output {info.output_name!r}")
+                         f"{list(spec_in.max_shape)}; expected [B, 4+C, N] or [B, K, 6]")
+    check_output_shape(tuple(output_shape), info, f"model.path {info.path}: output {info.output_name!r}")
     return BufferPlan(spec_in, spec_out, tuple(spec_in.max_shape), tuple(output_shape))
