@@ -143,11 +143,19 @@ def _gstreamer_version() -> str | None:
         return None
 
 
+def _code_version() -> str:
+    dirty = _run("git", "-C", str(REPO), "status", "--porcelain", "--", "daemon")
+    return _run("git", "-C", str(REPO), "rev-parse", "--short", "HEAD") + ("+dirty(daemon)" if dirty else "")
+
+
+# Read when the benchmark starts: the code it measures is the code it imported then.
+_CODE_VERSION = _code_version()
+
+
 def machine() -> dict:
     cpu = next((line.split(":", 1)[1].strip() for line in _run("lscpu").splitlines()
                 if line.startswith("Model name:")), platform.processor() or platform.machine())
     os_release = dict(line.split("=", 1) for line in Path("/etc/os-release").read_text().splitlines() if "=" in line)
-    dirty = _run("git", "-C", str(REPO), "status", "--porcelain", "--", "daemon")
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),
@@ -158,7 +166,7 @@ def machine() -> dict:
         "numpy": _version("numpy"),
         "opencv": _version("cv2"),
         "gstreamer": _gstreamer_version(),
-        "commit": _run("git", "-C", str(REPO), "rev-parse", "--short", "HEAD") + ("+dirty(daemon)" if dirty else ""),
+        "commit": _CODE_VERSION,
     }
 
 
