@@ -234,12 +234,15 @@ def memory(model: Path, clip: Path, streams: int, seconds: float, max_batch: int
     processor = FrameProcessor(detector, device_id="bench", tracker=TrackerConfig())
     for session in sessions.values():
         session.start()
-    samples, frames = [], 0
+    samples, frames, failures = [], 0, []
     began = time.perf_counter()
     next_sample = began + 10
     while time.perf_counter() - began < seconds:
         batch = batcher.next_batch(timeout=0.5)
-        frames += len(processor.process(batch)) if batch else 0
+        try:
+            frames += len(processor.process(batch)) if batch else 0
+        except Exception as exc:  # noqa: BLE001 - counted like the daemon's failed batches, and the run goes on
+            failures.append((round(time.perf_counter() - began, 1), f"{type(exc).__name__}: {str(exc)[:300]}"))
         if time.perf_counter() >= next_sample:
             samples.append((round(time.perf_counter() - began), used_mib()))
             next_sample += 10
@@ -252,6 +255,7 @@ def memory(model: Path, clip: Path, streams: int, seconds: float, max_batch: int
             "engine_mib": round(with_engine - baseline, 1),
             "per_stream_mib": round((samples[0][1] - with_engine) / streams, 2) if samples else None,
             "samples_s_mib": samples, "after_close_mib": after,
+            "failed_batches": len(failures), "first_failures": failures[:5],
             "change_first_to_last_sample_mib": round(samples[-1][1] - samples[0][1], 1) if samples else None}
 
 
