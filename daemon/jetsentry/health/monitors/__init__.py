@@ -1,0 +1,22 @@
+"""health.monitors: what the health governor watches, each source behind one interface.
+
+`base` holds the Reading every monitor returns, the Monitor protocol and MonitorSettings;
+`monitor_set` reads monitors together into a Snapshot; `build` makes the monitors that
+the settings and this machine call for.  One module per source: `thermal` (thermal
+zones).
+"""
+
+from jetsentry.health.monitors.base import Monitor, MonitorSettings, Reading
+from jetsentry.health.monitors.build import build_monitors
+from jetsentry.health.monitors.monitor_set import MonitorSet, Snapshot
+from jetsentry.health.monitors.thermal import ThermalZoneMonitor
+
+__all__ = [
+    "Monitor",
+    "MonitorSet",
+    "MonitorSettings",
+    "Reading",
+    "Snapshot",
+    "ThermalZoneMonitor",
+    "build_monitors",
+]
