@@ -3,15 +3,17 @@
 `base` holds the Reading every monitor returns, the Monitor protocol and MonitorSettings;
 `monitor_set` reads monitors together into a Snapshot; `build` makes the monitors that
 the settings and this machine call for.  One module per source: `thermal` (thermal
-zones).
+zones), `gpu_load` (the Jetson GPU load node).
 """
 
 from jetsentry.health.monitors.base import Monitor, MonitorSettings, Reading
 from jetsentry.health.monitors.build import build_monitors
+from jetsentry.health.monitors.gpu_load import JetsonGpuLoadMonitor
 from jetsentry.health.monitors.monitor_set import MonitorSet, Snapshot
 from jetsentry.health.monitors.thermal import ThermalZoneMonitor
 
 __all__ = [
+    "JetsonGpuLoadMonitor",
     "Monitor",
     "MonitorSet",
     "MonitorSettings",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from jetsentry.health.monitors.base import Monitor, MonitorSettings
+from jetsentry.health.monitors.gpu_load import JetsonGpuLoadMonitor, find_load_node
 from jetsentry.health.monitors.thermal import ThermalZoneMonitor
 
 log = logging.getLogger("jetsentry.health.monitors")
@@ -13,11 +14,16 @@ log = logging.getLogger("jetsentry.health.monitors")
 def build_monitors(settings: MonitorSettings) -> list[Monitor]:
     """The monitors for `settings`, most direct source first (the order Snapshot prefers).
 
-    Thermal zones are read when the sysfs root has any (or when types are named: their
+    The Jetson GPU load node is read when it exists (or always when asked for: its
+    absence is then the reading's error).  Thermal zones are read when the sysfs root has any (or when types are named: their
     absence is then reported in every reading).  The pipeline monitor is not built here:
     it reads the daemon's own counters, so the daemon adds it (MonitorSet.add).
     """
     monitors: list[Monitor] = []
+    root = settings.sysfs_root
+    load_node = find_load_node(root) if settings.jetson_gpu_load is not False else None
+    if settings.jetson_gpu_load or load_node is not None:
+        monitors.append(JetsonGpuLoadMonitor(root, load_node))
     if settings.thermal_zone_types or ThermalZoneMonitor.available(settings.sysfs_root):
         monitors.append(ThermalZoneMonitor(settings.sysfs_root, settings.thermal_zone_types))
     for monitor in monitors:
@@ -28,4 +34,6 @@ def build_monitors(settings: MonitorSettings) -> list[Monitor]:
 def _describe(monitor: Monitor) -> str:
     if isinstance(monitor, ThermalZoneMonitor):
         return f"{len(monitor.zones)} zone(s) under {monitor.directory}: {', '.join(monitor.zones) or 'none'}"
+    if isinstance(monitor, JetsonGpuLoadMonitor):
+        return f"{monitor.node}" if monitor.node is not None else f"no load node under {monitor.root}"
     return type(monitor).__name__
