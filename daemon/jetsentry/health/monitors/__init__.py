@@ -3,13 +3,16 @@
 `base` holds the Reading every monitor returns, the Monitor protocol and MonitorSettings;
 `monitor_set` reads monitors together into a Snapshot; `build` makes the monitors that
 the settings and this machine call for.  One module per source: `thermal` (thermal
-zones), `gpu_load` (the Jetson GPU load node).
+zones), `gpu_load` (the Jetson GPU load node),
+`tegrastats_line` (the line parser) and `tegrastats` (the tool run in the background).
 """
 
 from jetsentry.health.monitors.base import Monitor, MonitorSettings, Reading
 from jetsentry.health.monitors.build import build_monitors
 from jetsentry.health.monitors.gpu_load import JetsonGpuLoadMonitor
 from jetsentry.health.monitors.monitor_set import MonitorSet, Snapshot
+from jetsentry.health.monitors.tegrastats import TegrastatsMonitor
+from jetsentry.health.monitors.tegrastats_line import TegrastatsLine, parse_tegrastats_line
 from jetsentry.health.monitors.thermal import ThermalZoneMonitor
 
 __all__ = [
@@ -19,6 +22,9 @@ __all__ = [
     "MonitorSettings",
     "Reading",
     "Snapshot",
+    "TegrastatsLine",
+    "TegrastatsMonitor",
     "ThermalZoneMonitor",
     "build_monitors",
+    "parse_tegrastats_line",
 ]

@@ -6,6 +6,7 @@ import logging
 
 from jetsentry.health.monitors.base import Monitor, MonitorSettings
 from jetsentry.health.monitors.gpu_load import JetsonGpuLoadMonitor, find_load_node
+from jetsentry.health.monitors.tegrastats import TegrastatsMonitor
 from jetsentry.health.monitors.thermal import ThermalZoneMonitor
 
 log = logging.getLogger("jetsentry.health.monitors")
@@ -16,7 +17,8 @@ def build_monitors(settings: MonitorSettings) -> list[Monitor]:
 
     The Jetson GPU load node is read when it exists (or always when asked for: its
     absence is then the reading's error).  Thermal zones are read when the sysfs root has any (or when types are named: their
-    absence is then reported in every reading).  The pipeline monitor is not built here:
+    absence is then reported in every reading).  tegrastats runs when its binary is given
+    (it is a process of its own: close the monitors, or the MonitorSet, to stop it).  The pipeline monitor is not built here:
     it reads the daemon's own counters, so the daemon adds it (MonitorSet.add).
     """
     monitors: list[Monitor] = []
@@ -26,6 +28,8 @@ def build_monitors(settings: MonitorSettings) -> list[Monitor]:
         monitors.append(JetsonGpuLoadMonitor(root, load_node))
     if settings.thermal_zone_types or ThermalZoneMonitor.available(settings.sysfs_root):
         monitors.append(ThermalZoneMonitor(settings.sysfs_root, settings.thermal_zone_types))
+    if settings.tegrastats is not None:
+        monitors.append(TegrastatsMonitor(settings.tegrastats, settings.tegrastats_interval_ms))
     for monitor in monitors:
         log.info("monitor %s: %s", monitor.name, _describe(monitor))
     return monitors
@@ -34,6 +38,8 @@ def build_monitors(settings: MonitorSettings) -> list[Monitor]:
 def _describe(monitor: Monitor) -> str:
     if isinstance(monitor, ThermalZoneMonitor):
         return f"{len(monitor.zones)} zone(s) under {monitor.directory}: {', '.join(monitor.zones) or 'none'}"
+    if isinstance(monitor, TegrastatsMonitor):
+        return " ".join(monitor.command)
     if isinstance(monitor, JetsonGpuLoadMonitor):
         return f"{monitor.node}" if monitor.node is not None else f"no load node under {monitor.root}"
     return type(monitor).__name__
