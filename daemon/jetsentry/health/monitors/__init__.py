@@ -4,13 +4,15 @@
 `monitor_set` reads monitors together into a Snapshot; `build` makes the monitors that
 the settings and this machine call for.  One module per source: `thermal` (thermal
 zones), `gpu_load` (the Jetson GPU load node),
-`tegrastats_line` (the line parser) and `tegrastats` (the tool run in the background).
+`tegrastats_line` (the line parser) `tegrastats` (the tool run in the
+background) and `nvml` (NVML, through nvidia-ml-py).
 """
 
 from jetsentry.health.monitors.base import Monitor, MonitorSettings, Reading
 from jetsentry.health.monitors.build import build_monitors
 from jetsentry.health.monitors.gpu_load import JetsonGpuLoadMonitor
 from jetsentry.health.monitors.monitor_set import MonitorSet, Snapshot
+from jetsentry.health.monitors.nvml import NvmlMonitor, decode_throttle_reasons
 from jetsentry.health.monitors.tegrastats import TegrastatsMonitor
 from jetsentry.health.monitors.tegrastats_line import TegrastatsLine, parse_tegrastats_line
 from jetsentry.health.monitors.thermal import ThermalZoneMonitor
@@ -20,11 +22,13 @@ __all__ = [
     "Monitor",
     "MonitorSet",
     "MonitorSettings",
+    "NvmlMonitor",
     "Reading",
     "Snapshot",
     "TegrastatsLine",
     "TegrastatsMonitor",
     "ThermalZoneMonitor",
     "build_monitors",
+    "decode_throttle_reasons",
     "parse_tegrastats_line",
 ]
