@@ -5,7 +5,9 @@
 the settings and this machine call for.  One module per source: `thermal` (thermal
 zones), `gpu_load` (the Jetson GPU load node),
 `tegrastats_line` (the line parser) `tegrastats` (the tool run in the
-background) and `nvml` (NVML, through nvidia-ml-py).
+background) `nvml` (NVML, through nvidia-ml-py) and
+`pipeline_load` (the daemon's own latency and backlog).  `engine_errors` (engine failures by
+kind) is imported from its module: it needs the infer stage's error types.
 """
 
 from jetsentry.health.monitors.base import Monitor, MonitorSettings, Reading
@@ -13,6 +15,7 @@ from jetsentry.health.monitors.build import build_monitors
 from jetsentry.health.monitors.gpu_load import JetsonGpuLoadMonitor
 from jetsentry.health.monitors.monitor_set import MonitorSet, Snapshot
 from jetsentry.health.monitors.nvml import NvmlMonitor, decode_throttle_reasons
+from jetsentry.health.monitors.pipeline_load import PipelineMonitor, PublishLatency
 from jetsentry.health.monitors.tegrastats import TegrastatsMonitor
 from jetsentry.health.monitors.tegrastats_line import TegrastatsLine, parse_tegrastats_line
 from jetsentry.health.monitors.thermal import ThermalZoneMonitor
@@ -23,6 +26,8 @@ __all__ = [
     "MonitorSet",
     "MonitorSettings",
     "NvmlMonitor",
+    "PipelineMonitor",
+    "PublishLatency",
     "Reading",
     "Snapshot",
     "TegrastatsLine",
