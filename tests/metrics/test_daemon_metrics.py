@@ -117,6 +117,30 @@ def test_status_table_and_json_against_the_running_daemon(daemon):
     assert process.terminate() == 0
 
 
+def test_recordings_prepared_ahead_are_measured_too(tmp_path, mosquitto_broker):
+    """realtime: false turns on batching.prepare_ahead: batches come through PrefetchedBatches."""
+    port = free_port()
+    config = daemon_config(tmp_path / "cfg.yaml", port=mosquitto_broker.port,
+                           cameras=[{"id": "rec", "source": str(SAMPLE_VIDEO), "realtime": False}],
+                           metrics={"listen": f"127.0.0.1:{port}"})
+    process = DaemonProcess(config).start()
+    try:
+        process.wait_log("next batch prepared during inference", 60)
+        address = ("127.0.0.1", port)
+        wait_until(lambda: _processed(address) >= 10, 60, "ten frames processed")
+        families = scrape(address)
+        assert value(families, "jetsentry_camera_frames_processed", "jetsentry_camera_frames_processed_total",
+                     camera="rec") >= 10
+        assert value(families, "jetsentry_batch_stage_duration_seconds", "jetsentry_batch_stage_duration_seconds_count",
+                     stage="inference") >= 1
+        # Letterboxing takes a millisecond, inference tens: the next batch mostly waits prepared.
+        wait_until(lambda: value(scrape(address), "jetsentry_prefetch_batches") == 1, 30,
+                   "a prepared batch waiting for inference")
+        assert process.terminate() == 0
+    finally:
+        process.kill()
+
+
 def test_a_taken_metrics_port_is_logged_and_the_daemon_serves_on(tmp_path, mosquitto_broker):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -180,6 +204,7 @@ def test_status_errors_name_the_address_and_exit_1(tmp_path, other_server):
     (["--url", "127.0.0.1:29100"], "is not an http:// URL"),
     (["--config", "/nonexistent/jetsentry.yaml"], "cannot read file"),
     (["--url", "http://x", "--config", "y"], "not allowed with argument"),
+    (["--timeout", "0"], "--timeout must be more than 0 seconds"),
 ])
 def test_status_bad_arguments_exit_2(args, problem):
     result = jetsentry_status(*args)

@@ -137,3 +137,12 @@ def test_ipv6_loopback_and_unknown_paths(parts):
         assert raised.value.code == 404
     finally:
         server.stop()
+
+
+def test_the_status_command_asks_for_what_the_server_serves():
+    # status_cli keeps its own copies so that it does not import prometheus_client.
+    from jetsentry import status_cli
+    from jetsentry.metrics import server, status
+
+    assert status_cli.STATUS_PATH == server.STATUS_PATH
+    assert status_cli.STATUS_SCHEMA == status.STATUS_SCHEMA

@@ -45,9 +45,9 @@ class DaemonCollector:
         info.add_metric([], {"version": __version__, "device_id": src.device_id, "model": src.model,
                              "precision": src.precision})
         yield info
-        yield GaugeMetricFamily("jetsentry_start_time_seconds", "When the daemon started (Unix time).",
+        yield GaugeMetricFamily("jetsentry_start_time_seconds", "When the daemon began serving: model loaded, stages built (Unix time).",
                                 value=src.started)
-        yield GaugeMetricFamily("jetsentry_uptime_seconds", "Seconds since the daemon started.",
+        yield GaugeMetricFamily("jetsentry_uptime_seconds", "Seconds since the daemon began serving.",
                                 value=time.monotonic() - src.started_monotonic)
         health = StateSetMetricFamily("jetsentry_health_state", "The daemon's health (ok, degraded, failing).")
         current = src.health.state.current.state.value

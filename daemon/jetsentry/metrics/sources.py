@@ -30,7 +30,7 @@ class DaemonSources:
     precision: str
     outbox_capacity: int
     max_batch: int
-    started: float = field(default_factory=time.time)  # wall clock
+    started: float = field(default_factory=time.time)  # wall clock: when the daemon's stages were built
     started_monotonic: float = field(default_factory=time.monotonic)
     prefetch: Any = None  # PrefetchedBatches while the daemon prepares batches ahead
 
