@@ -146,3 +146,43 @@ def test_the_status_command_asks_for_what_the_server_serves():
 
     assert status_cli.STATUS_PATH == server.STATUS_PATH
     assert status_cli.STATUS_SCHEMA == status.STATUS_SCHEMA
+
+
+def test_openmetrics_when_the_scraper_asks_for_it(parts):
+    from prometheus_client.openmetrics.parser import text_string_to_metric_families
+
+    server = _server(parts, f"127.0.0.1:{free_port()}")
+    assert server.start()
+    try:
+        host, port = server.address
+        request = urllib.request.Request(f"http://{host}:{port}/metrics",
+                                         headers={"Accept": "application/openmetrics-text; version=1.0.0"})
+        with urllib.request.urlopen(request, timeout=10) as reply:
+            assert reply.headers["Content-Type"].startswith("application/openmetrics-text")
+            text = reply.read().decode()
+        types = {family.name: family.type for family in text_string_to_metric_families(text)}
+        assert types["jetsentry_camera_state"] == "stateset" and types["jetsentry_build"] == "info"
+        assert types["jetsentry_frame_latency_seconds"] == "histogram"
+        assert types["jetsentry_camera_frames_processed"] == "counter"
+    finally:
+        server.stop()
+
+
+def test_a_failing_source_is_a_500_and_the_server_serves_on(parts, caplog):
+    sessions, counters, _, reporter = parts
+    sources = DaemonSources(device_id="dev1", sessions=sessions, counters=counters, publisher=None,  # no stats()
+                            health=reporter, backend="onnxruntime-cpu", model="m", precision="fp32",
+                            outbox_capacity=100, max_batch=4)
+    server = MetricsServer(MetricsConfig(listen=f"127.0.0.1:{free_port()}"), sources)
+    assert server.start()
+    try:
+        host, port = server.address
+        for path in ("/metrics", "/status.json"):
+            with pytest.raises(urllib.error.HTTPError) as raised:
+                urllib.request.urlopen(f"http://{host}:{port}{path}", timeout=10)
+            assert raised.value.code == 500
+        assert "metrics: /metrics failed" in caplog.text and "metrics: /status.json failed" in caplog.text
+        with urllib.request.urlopen(f"http://{host}:{port}/", timeout=10) as reply:
+            assert b"/metrics" in reply.read()
+    finally:
+        server.stop()
