@@ -1,4 +1,4 @@
-"""The `jetsentry` command: run, analyze, check-config, engines, models, synth, eval, version.
+"""The `jetsentry` command: run, status, analyze, check-config, engines, models, synth, eval, version.
 
 Each subcommand imports its module lazily so `jetsentry version` or
 `check-config` work without GStreamer or ONNX Runtime being importable.
@@ -80,6 +80,12 @@ def _cmd_engines(argv: list[str]) -> int:
     return engines_main(argv)
 
 
+def _cmd_status(argv: list[str]) -> int:
+    from jetsentry.status_cli import main as status_main
+
+    return status_main(argv)
+
+
 def _cmd_models(argv: list[str]) -> int:
     from jetsentry.convert.cli import main as models_main
 
@@ -87,7 +93,8 @@ def _cmd_models(argv: list[str]) -> int:
 
 
 # Subcommands that own their argument parsing.
-_DELEGATED = {"synth": _cmd_synth, "eval": _cmd_eval, "engines": _cmd_engines, "models": _cmd_models}
+_DELEGATED = {"synth": _cmd_synth, "eval": _cmd_eval, "engines": _cmd_engines, "models": _cmd_models,
+              "status": _cmd_status}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -120,6 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", type=Path)
     p.set_defaults(func=_cmd_check_config)
 
+    sub.add_parser("status", help="show the running daemon's cameras, health, backend and queues "
+                   "(see status --help)", add_help=False)
     sub.add_parser("engines", help="build TensorRT engines ahead of time (see engines build --help)", add_help=False)
     sub.add_parser("synth", help="generate synthetic scenes with ground truth (see synth --help)", add_help=False)
     sub.add_parser("eval", help="evaluate detection and tracking on scenes (see eval --help)", add_help=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from pathlib import Path
 
 from jetsentry.batch import FrameBatcher
@@ -13,6 +14,7 @@ from jetsentry.capture.decoders import choose_backend, log_choice
 from jetsentry.config.models import AppConfig
 from jetsentry.health import HealthReporter, HealthState, RepeatedFailureLog, ServiceCounters, exception_summary
 from jetsentry.infer import Detector
+from jetsentry.metrics import DaemonSources, metrics_for
 from jetsentry.pipeline import FrameProcessor, PreparedBatch
 from jetsentry.publish import MqttPublisher, detections_topic, health_topic
 from jetsentry.signals import StopRequest
@@ -59,6 +61,10 @@ class Service:
             device_id=cfg.device_id, topic=health_topic(cfg.mqtt.topic_prefix, cfg.device_id),
             interval_s=cfg.health.interval_s,
         )
+        self.metrics = metrics_for(cfg.metrics, DaemonSources(
+            device_id=cfg.device_id, sessions=self.sessions, counters=self.counters, publisher=self.publisher,
+            health=self.health, backend=self.processor.backend, model=detector.info.name,
+            precision=detector.info.precision, outbox_capacity=cfg.mqtt.queue_max, max_batch=cfg.batching.max_batch))
         self._failures = RepeatedFailureLog(log, interval_s=cfg.health.error_log_interval_s)
         self._detector = detector
         self._exit_code: int | None = None  # set when the daemon stops itself
@@ -80,6 +86,7 @@ class Service:
             return status
         self.publisher.start()
         self._started = True
+        self.metrics.start()
         for session in self.sessions.values():
             session.start()
         log.info("running: %d camera(s), model %s (%s), backend %s%s", len(self.sessions),
@@ -128,6 +135,7 @@ class Service:
                 yield self.batcher.next_batch(timeout=_POLL_S)  # [] now and then: health and stop checks
 
         with PrefetchedBatches(batches(), self._prepare, idle_priority=True, name="batch-prepare") as prepared:
+            self.metrics.watch_prefetch(prepared)
             for ready in prepared:
                 if ready is not None:
                     self._complete(ready)
@@ -165,9 +173,11 @@ class Service:
         self._publish(results, len(batch))
 
     def _publish(self, results, frames: int) -> None:
+        started = time.monotonic()
         for result in results:
             self.publisher.publish(self.topics[result.frame.camera_id], result.payload)
         self.counters.batch_done(frames, len(results))
+        self.metrics.batch_published(results, started)
         self._failures.succeeded("inference works")
 
     def shutdown(self) -> None:
@@ -177,6 +187,7 @@ class Service:
         if self._started:
             self.health.check(force=True)  # the final counters, retained
         self.publisher.stop()
+        self.metrics.stop()
         self._detector.close()
         log.info("stopped: %d frames processed", self.counters.frames)
 

@@ -33,6 +33,21 @@ def test_never_more_than_one_batch_prepared_ahead_of_the_consumer():
                 assert max(prepared_upto) <= batch + 1
 
 
+def test_waiting_counts_a_prepared_batch_not_yet_taken():
+    from tests.support.broker import wait_until
+
+    with PrefetchedBatches(range(3), lambda b: b) as prepared:
+        assert prepared.waiting == 0  # not started
+        batches = iter(prepared)
+        assert next(batches) == 0
+        wait_until(lambda: prepared.waiting == 1, 5, "batch 1 prepared and waiting")
+        assert next(batches) == 1
+        wait_until(lambda: prepared.waiting == 1, 5, "batch 2 prepared and waiting")
+        assert next(batches) == 2
+        assert list(batches) == []
+        assert prepared.waiting == 0  # the end marker is not a batch
+
+
 def test_a_failing_prepare_raises_in_the_consumer_after_the_good_batches():
     def prepare(batch):
         if batch == 3:

@@ -59,6 +59,11 @@ class _Handoff:
             self._closed = True
             self._cond.notify_all()
 
+    @property
+    def holding(self) -> object:
+        """The item given and not yet taken (a read without the lock: for reports only)."""
+        return self._item
+
 
 class _Done:
     pass
@@ -106,6 +111,12 @@ class PrefetchedBatches(Generic[Batch, Prepared]):
             if isinstance(item, _Failed):
                 raise item.error
             yield item  # type: ignore[misc]
+
+    @property
+    def waiting(self) -> int:
+        """Prepared batches waiting for the consumer to take them: 0 or 1."""
+        item = self._handoff.holding
+        return 0 if item is _EMPTY or isinstance(item, (_Done, _Failed)) else 1
 
     def close(self, timeout_s: float = 10.0) -> None:
         self._handoff.close()

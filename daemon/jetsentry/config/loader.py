@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ValidationError, create_model
 
 from jetsentry.config.env import ENV_PREFIX, apply_env_overrides
 from jetsentry.config.errors import ConfigError, format_location, report_config_error, validation_problems
@@ -24,6 +24,23 @@ Model = TypeVar("Model", bound=BaseModel)
 
 def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> AppConfig:
     path = Path(path)
+    source, data, origins = _read_settings(path, environ)
+    _resolve_relative_paths(data, path.parent)
+    return parse_config(data, source, origins)
+
+
+def load_section(path: str | Path, name: str, model: type[Model],
+                 environ: Mapping[str, str] | None = None) -> Model:
+    """One top-level section of a config file (with its environment overrides), validated alone:
+    the other sections, their secrets and files are not read."""
+    source, data, origins = _read_settings(Path(path), environ)
+    section = create_model(f"{model.__name__}Section", **{name: (model, ...)})  # errors keep the section's name
+    value = {} if data.get(name) is None else data[name]
+    return getattr(validate_section(section, {name: value}, source, origins), name)
+
+
+def _read_settings(path: Path, environ: Mapping[str, str] | None) -> tuple[str, dict[str, Any], dict]:
+    """(display name, settings with environment overrides applied, where each override came from)."""
     source = display_path(path)
     try:
         data = load_yaml(decode_utf8(read_regular_file(path, max_bytes=CONFIG_MAX_BYTES)))
@@ -36,8 +53,7 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> A
     if not isinstance(data, dict):
         raise ConfigError(source, ["<root>: the file must hold a mapping of settings"])
     origins = apply_env_overrides(data, os.environ if environ is None else environ, AppConfig)
-    _resolve_relative_paths(data, path.parent)
-    return parse_config(data, source, origins)
+    return source, data, origins
 
 
 def _resolve_relative_paths(data: dict[str, Any], base: Path) -> None:

@@ -20,6 +20,7 @@ from pydantic import (
 
 from jetsentry.config.backends import BackendConfig, OnnxRuntimeCpuBackend, move_legacy_cpu_fields
 from jetsentry.config.limits import check_element_name, check_host, check_text, path_problem, quoted, utf8_size
+from jetsentry.config.metrics import MetricsConfig
 from jetsentry.config.mqtt_names import MQTT_STRING_MAX_BYTES, check_client_id, check_mqtt_text, check_topic_prefix
 from jetsentry.config.rules import check_user_for_password
 from jetsentry.config.secrets import resolve_secret
@@ -344,6 +345,7 @@ class AppConfig(StrictModel):
     mqtt: MqttConfig = Field(default_factory=MqttConfig, description="Broker connection.")
     logging: LoggingConfig = Field(default_factory=LoggingConfig, description="Logging.")
     health: HealthConfig = Field(default_factory=lambda: HealthConfig(), description="Health reporting and exit.")
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig, description="Prometheus metrics and status.")
 
     @field_validator("device_id")
     @classmethod
