@@ -130,10 +130,12 @@ def process_notifier() -> SystemdNotifier:
 
 @contextlib.contextmanager
 def extended_timeout(what: str, notifier: SystemdNotifier | None = None,
-                     period_s: float = EXTEND_PERIOD_S) -> Iterator[None]:
+                     period_s: float | None = None) -> Iterator[None]:
     """Keep systemd's current timeout (the start timeout, before READY=1) from running out while
-    the block runs: EXTEND_TIMEOUT_USEC now and every `period_s`, each for 2 x `period_s`."""
+    the block runs: STATUS=`what`, and EXTEND_TIMEOUT_USEC now and every `period_s` (default
+    EXTEND_PERIOD_S), each for 2 x `period_s`."""
     notifier = process_notifier() if notifier is None else notifier
+    period_s = EXTEND_PERIOD_S if period_s is None else period_s
     if not notifier.enabled:
         yield
         return
