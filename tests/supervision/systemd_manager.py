@@ -20,15 +20,16 @@ import time
 from pathlib import Path
 
 SYSTEMD = Path("/lib/systemd/systemd")
-# The runtime directory is a tmpfs, as /run/user/UID is: the manager keeps credentials and the
-# sandbox's inaccessible nodes there and refuses to clean them off a disk file system.
+# The runtime directory is a tmpfs, as /run/user/UID is: the manager refuses to clean
+# credentials off a disk file system.  Shared, because a helper sets up each unit's credentials
+# in a mount namespace of its own and they must propagate back (the namespace is private).
 # The sandbox of a root manager's units masks paths with /run/systemd/inaccessible/*, which
 # systemd as PID 1 would have made: made here, as it makes them (mode 0000).
 _BOOT = """mount -t tmpfs tmpfs /run/systemd && mkdir -p /run/systemd/system && \
 cd /run/systemd && mkdir -m 0 inaccessible && cd inaccessible && mkdir -m 0 dir && touch reg && \
 mkfifo fifo && mknod chr c 0 0 && mknod blk b 0 0 && \
 {python} -c "import socket; socket.socket(socket.AF_UNIX).bind('sock')" && chmod 0 reg fifo chr blk sock && \
-cd / && mount -t tmpfs -o mode=0700 tmpfs {runtime} && \
+cd / && mount -t tmpfs -o mode=0700 tmpfs {runtime} && mount --make-shared {runtime} && \
 exec {systemd} --user --unit=jetsentry-test.target --log-target=null"""
 
 

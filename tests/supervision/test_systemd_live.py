@@ -67,10 +67,10 @@ def wait_for(manager: UserManager, what: str, condition, timeout_s: float, tmp_p
             seen.append(props)
         if condition(props):
             return props
-        if time.monotonic() > deadline:
+        if time.monotonic() > deadline or props["ActiveState"] == "failed":
             log = (tmp_path / "daemon.log").read_text(errors="replace") if (tmp_path / "daemon.log").exists() else ""
             status = manager.systemctl("status", "jetsentry.service", check=False).stdout
-            raise AssertionError(f"timed out waiting for {what}: {props}\n{status}\n{manager.log[-2000:]}\n"
+            raise AssertionError(f"no {what}: {props}\n{status}\n{manager.log[-2000:]}\n"
                                  f"daemon:\n{log[-3000:]}")
         time.sleep(0.1)
 
@@ -114,3 +114,27 @@ def test_the_unit_becomes_active_on_ready_and_a_wedged_engine_gets_it_restarted_
     manager.systemctl("stop", "jetsentry.service")
     final = manager.show("jetsentry.service", "ActiveState", "Result")
     assert final["ActiveState"] == "inactive" and final["Result"] == "success"
+
+
+def test_the_mqtt_password_comes_from_a_systemd_credential(tmp_path, manager, mosquitto_factory):
+    broker = mosquitto_factory(users={"jetsentry": "s3cret:pass"})
+    config = daemon_config(tmp_path / "cfg.yaml", port=broker.port,
+                           cameras=[{"id": "sample", "source": str(SAMPLE_VIDEO), "fps_cap": 5}],
+                           state_dir=str(tmp_path / "state"),
+                           mqtt={"username": "jetsentry", "password": {"credential": "mqtt-password"}})
+    secret = tmp_path / "credstore" / "mqtt-password"
+    secret.parent.mkdir()
+    secret.write_text("s3cret:pass\n")
+    secret.chmod(0o600)
+    install_unit(manager, tmp_path, config)
+    # The unit's LoadCredential=mqtt-password looks in the system credstore; this one names the file.
+    with open(manager.units / "jetsentry.service.d" / "test.conf", "a") as dropin:
+        dropin.write(f"LoadCredential=\nLoadCredential=mqtt-password:{secret}\n")
+    manager.systemctl("daemon-reload")
+    manager.systemctl("start", "--no-block", "jetsentry.service")
+    ready = wait_for(manager, "the daemon connected with the credential's password",
+                     lambda p: p["ActiveState"] == "active" and "mqtt connected" in p["StatusText"], 90, tmp_path)
+    assert ready["NRestarts"] == "0"
+    log = (tmp_path / "daemon.log").read_text(errors="replace")
+    assert "s3cret" not in log
+    manager.systemctl("stop", "jetsentry.service")
