@@ -70,7 +70,8 @@ def test_exposure_is_at_most_3_and_each_remaining_exposure_is_explained_in_the_d
     remaining = [c["name"] for c in checks if c.get("set") is False and c.get("exposure")]
     assert remaining, "an exposure of more than 0 has causes"
     for name in remaining:
-        assert f"`{name}`" in doc, f"docs/SYSTEMD.md does not explain the remaining exposure {name}"
+        in_table = name.replace("|", "\\|")  # a table cell escapes the pipe
+        assert f"`{in_table}`" in doc, f"docs/SYSTEMD.md does not explain the remaining exposure {name}"
 
 
 def test_the_service_has_every_directive_the_appliance_relies_on():
@@ -86,9 +87,9 @@ def test_the_service_has_every_directive_the_appliance_relies_on():
                 "RestrictAddressFamilies", "MemoryDenyWriteExecute"):
         assert key in d, key
     unit = configparser.ConfigParser(strict=False, interpolation=None)
+    unit.optionxform = str  # keep the directives' case
     unit.read(UNITS / "jetsentry.slice")
-    assert {"CPUQuota", "MemoryHigh", "MemoryMax", "TasksMax", "IOWeight"} <= {k for k, _ in unit.items("Slice")} \
-        or {"cpuquota", "memoryhigh", "memorymax", "tasksmax", "ioweight"} <= set(unit["Slice"])
+    assert {"CPUQuota", "MemoryHigh", "MemoryMax", "TasksMax", "IOWeight"} <= set(unit["Slice"])
 
 
 @pytest.mark.skipif(shutil.which("systemd-sysusers") is None, reason="systemd-sysusers is not installed")
