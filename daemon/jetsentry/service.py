@@ -83,9 +83,7 @@ class Service:
             status = _stopped_during_start_up(stop)
             self.shutdown()
             return status
-        if not self._warm_up():
-            self.shutdown()
-            return 1
+        self._warm_up()
         self.publisher.start()
         self._started = True
         for session in self.sessions.values():
@@ -109,17 +107,17 @@ class Service:
             self.shutdown(stop.reason or "health failing for too long")
         return self._exit_code or 0
 
-    def _warm_up(self) -> bool:
+    def _warm_up(self) -> None:
         """One inference on a blank picture before READY=1, so the first frames do not wait for
-        what an engine sets up on its first run (ONNX Runtime's arenas, CUDA kernels)."""
+        what an engine sets up on its first run (ONNX Runtime's arenas, CUDA kernels).  A failure
+        is logged and the daemon goes on: its batches fail alike, and health reports them."""
         self.supervisor.status("warming up the engine")
         size = self.cfg.model.input_size
         try:
             self._detector.detect([np.zeros((size, size, 3), np.uint8)])
         except Exception:
-            log.error("model: the warm-up inference failed: %s", exception_summary())
-            return False
-        return True
+            log.warning("model: the warm-up inference failed (%s); failing batches are reported in health",
+                        exception_summary())
 
     def _keeps_running(self, stop: StopRequest) -> bool:
         """Health bookkeeping between batches; False once a stop is requested or health has been

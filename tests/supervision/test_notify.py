@@ -25,6 +25,7 @@ def test_messages_reach_a_path_socket_as_newline_separated_assignments(sock):
     assert notifier.ready("2/2 cameras\nstreaming")
     assert notifier.watchdog()
     assert notifier.stopping("stopping: SIGTERM")
+    assert not notifier.stopping("stopping: again")  # once per process
     assert notifier.extend_timeout(40)
     messages = sock.wait_for(lambda ms: len(ms) == 4, 5, "four messages")
     assert [m.fields for m in messages] == [

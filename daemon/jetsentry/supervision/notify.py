@@ -62,6 +62,7 @@ class SystemdNotifier:
         self._socket: socket.socket | None = None
         self._lock = threading.Lock()  # the socket is made once; sends themselves need no lock
         self._failed = False
+        self._said_stopping = False
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> SystemdNotifier:
@@ -99,6 +100,10 @@ class SystemdNotifier:
         return self.send("WATCHDOG=1", *([f"STATUS={one_line(status)}"] if status is not None else []))
 
     def stopping(self, status: str) -> bool:
+        """STOPPING=1, once: a process stops once, whichever path gets there first."""
+        if self._said_stopping:
+            return False
+        self._said_stopping = True
         return self.send("STOPPING=1", f"STATUS={one_line(status)}")
 
     def extend_timeout(self, seconds: float) -> bool:
