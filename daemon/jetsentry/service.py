@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from pathlib import Path
 
@@ -53,11 +54,17 @@ class Service:
         self.publisher = MqttPublisher(cfg.mqtt, cfg.device_id)
         self.topics = {cid: detections_topic(cfg.mqtt.topic_prefix, cfg.device_id, cid) for cid in self.sessions}
         self.counters = ServiceCounters()
+        self.governor = None
+        if cfg.governor_enabled:
+            from jetsentry.governor.wiring import build_governor
+
+            self.governor = build_governor(cfg, self.processor, self.sessions, self.publisher)
         self.health = HealthReporter(
             self.sessions, self.counters, self.publisher,
             HealthState(failing_after_batches=cfg.health.failing_after_batches, recent_s=cfg.health.interval_s),
             device_id=cfg.device_id, topic=health_topic(cfg.mqtt.topic_prefix, cfg.device_id),
             interval_s=cfg.health.interval_s,
+            governor=self.governor.health_part if self.governor is not None else None,
         )
         self._failures = RepeatedFailureLog(log, interval_s=cfg.health.error_log_interval_s)
         self._detector = detector
@@ -105,6 +112,8 @@ class Service:
         failing for longer than allowed."""
         if stop.is_set() or self._exit_code is not None:
             return False
+        if self.governor is not None and self.governor.tick():
+            self.health.check(force=True)  # a switch or shedding step: the retained message now
         self.health.check()
         limit = self.cfg.health.exit_after_failing_s
         failing_for = self.health.state.failing_for()
@@ -154,6 +163,8 @@ class Service:
     def _batch_failed(self, batch) -> None:
         """Count and log (rate-limited) a failed batch; call from the `except` block."""
         self.counters.batch_failed(exception_summary())
+        if self.governor is not None:
+            self.governor.engine_failed(sys.exc_info()[1])
         self._failures.failed(f"batch of {len(batch)} frame(s) from {sorted({f.camera_id for f in batch})} failed")
 
     def _process(self, batch) -> None:
@@ -176,8 +187,10 @@ class Service:
             session.slot.discard()  # a device picture left in the slot goes back to its decoder
         if self._started:
             self.health.check(force=True)  # the final counters, retained
+        if self.governor is not None:
+            self.governor.close()
         self.publisher.stop()
-        self._detector.close()
+        self.processor.close()
         log.info("stopped: %d frames processed", self.counters.frames)
 
 

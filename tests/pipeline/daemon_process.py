@@ -32,16 +32,18 @@ def daemon_config(path: Path, *, port: int, cameras: list[dict], device_id: str 
 
 
 class DaemonProcess:
-    def __init__(self, config: Path) -> None:
+    def __init__(self, config: Path, *, module: str = "jetsentry", env: dict | None = None) -> None:
         self.config = config
+        self._module = module  # what `python -m` runs: the daemon, or a test's launcher of it
+        self._env = env or {}
         self.proc: subprocess.Popen | None = None
         self._lines: list[str] = []
         self._lock = threading.Lock()
 
     def start(self) -> "DaemonProcess":
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        env = dict(os.environ, PYTHONUNBUFFERED="1", **self._env)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "jetsentry", "run", "--config", str(self.config)],
+            [sys.executable, "-m", self._module, "run", "--config", str(self.config)],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
         )
         threading.Thread(target=self._pump, daemon=True).start()
