@@ -21,8 +21,10 @@ def fallback_model(cfg):
 
 
 def build_governor(cfg, processor: FrameProcessor, sessions: Mapping[str, object], publisher,
-                   *, extra_monitors=(), classify: Callable[[BaseException], str | None] | None = None) -> Governor:
-    """The daemon's governor: its monitors, the detector switch and the backend builders."""
+                   *, extra_monitors=(), classify: Callable[[BaseException], str | None] | None = None,
+                   build_primary: Callable[[], Detector] | None = None) -> Governor:
+    """The daemon's governor: its monitors, the detector switch and the backend builders
+    (``build_primary`` replaces the primary's: a benchmark that wraps its engine)."""
     from jetsentry.health.monitors import MonitorSet, build_monitors
 
     monitors = MonitorSet(build_monitors(cfg.governor.monitors.settings()))
@@ -40,7 +42,7 @@ def build_governor(cfg, processor: FrameProcessor, sessions: Mapping[str, object
         monitors=monitors,
         sessions=sessions,
         publish=lambda payload: publisher.publish(topic, payload, qos=1),
-        build_primary=lambda: Detector.from_config(cfg.model, options),
+        build_primary=build_primary or (lambda: Detector.from_config(cfg.model, options)),
         build_fallback=lambda: Detector.from_config(fallback, options),
         primary_backend=processor.backend,
         fallback_backend=fallback.backend.type,
