@@ -159,7 +159,8 @@ def test_core_dependencies_pick_no_onnx_runtime_and_no_scipy():
     core = names(project["dependencies"])
     assert not core & {"onnxruntime", "onnxruntime-gpu", "scipy"}, core
     extras = {name: names(reqs) for name, reqs in project["optional-dependencies"].items()}
-    assert extras["cpu"] == {"onnxruntime"} and extras["gpu"] == {"onnxruntime-gpu", "cuda-python"}
+    assert extras["cpu"] == {"onnxruntime"} and extras["gpu"] == {"onnxruntime-gpu", "cuda-python", "nvidia-ml-py"}
+    assert extras["nvml"] == {"nvidia-ml-py"}  # Jetson Thor: NVML without onnxruntime-gpu
     assert {"faster-coco-eval", "pycocotools", "trackeval", "scipy"} <= extras["eval"]  # all that eval imports
 
 

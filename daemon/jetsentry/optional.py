@@ -163,3 +163,11 @@ CUDA_PYTHON = Dependency("cuda-python (cuda.bindings)", ("cuda.bindings.driver",
                          _cuda_python_install)
 TENSORRT = Dependency("TensorRT's Python bindings", ("tensorrt",), _tensorrt_install)
 PYNVVIDEOCODEC = Dependency("PyNvVideoCodec", ("PyNvVideoCodec",), _extra("nvdec"))
+
+
+def _nvml_install() -> list[str]:
+    return [f"{extra_command('nvml')} (nvidia-ml-py alone; the gpu extra brings it too)",
+            f"or {_python()} -m pip install 'nvidia-ml-py>=12.535'"]
+
+
+NVML = Dependency("nvidia-ml-py (NVML)", ("pynvml",), _nvml_install)
