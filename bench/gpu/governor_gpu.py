@@ -151,6 +151,7 @@ class Run:
         # The primary is rebuilt by this script's builder: it keeps the injector and the cap.
         self.governor = build_governor(cfg, self.processor, {}, _EventSink(self.events),
                                        build_primary=self.build_primary)
+        self.governor.start()
 
     def build_primary(self) -> Detector:
         model = self.cfg.model
@@ -313,8 +314,8 @@ def main() -> int:
         zone = Path(root) / "sys/devices/virtual/thermal/thermal_zone0"
         zone.mkdir(parents=True)
         (zone / "type").write_text("tj-thermal\n")
+        (zone / "temp").write_text("60000\n")
         run = Run(args, app_config(args, root), zone, pictures)
-        run.temperature(60.0)
         shas = {"primary": run.processor.detector.info.sha256}
         run.serve(lambda: len(run.served) >= 8)
         fallback = Detector.from_config(fallback_model(run.cfg), run.options)

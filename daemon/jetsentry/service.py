@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 import threading
+import time
 from pathlib import Path
 
 from jetsentry.batch import FrameBatcher
@@ -58,7 +59,12 @@ class Service:
         if cfg.governor_enabled:
             from jetsentry.governor.wiring import build_governor
 
-            self.governor = build_governor(cfg, self.processor, self.sessions, self.publisher)
+            from jetsentry.health.monitors import PipelineMonitor, PublishLatency
+
+            self.publish_latency = PublishLatency()
+            slots = {cid: session.slot for cid, session in self.sessions.items()}
+            self.governor = build_governor(cfg, self.processor, self.sessions, self.publisher,
+                                           extra_monitors=[PipelineMonitor(slots, self.publish_latency)])
         self.health = HealthReporter(
             self.sessions, self.counters, self.publisher,
             HealthState(failing_after_batches=cfg.health.failing_after_batches, recent_s=cfg.health.interval_s),
@@ -87,6 +93,8 @@ class Service:
             return status
         self.publisher.start()
         self._started = True
+        if self.governor is not None:
+            self.governor.start()
         for session in self.sessions.values():
             session.start()
         log.info("running: %d camera(s), model %s (%s), backend %s%s", len(self.sessions),
@@ -178,6 +186,9 @@ class Service:
     def _publish(self, results, frames: int) -> None:
         for result in results:
             self.publisher.publish(self.topics[result.frame.camera_id], result.payload)
+        if self.governor is not None and results:
+            oldest = min(result.frame.received_monotonic for result in results)
+            self.publish_latency.record(time.monotonic(), oldest, len(results))
         self.counters.batch_done(frames, len(results))
         self._failures.succeeded("inference works")
 

@@ -1,9 +1,10 @@
 """The daemon's health governor: monitors in, the policies' decisions carried out, events out.
 
-``Governor.tick()`` runs on the inference thread between two batches (the daemon's loop
-calls it at least every quarter second): it reads the monitors every ``interval_s``, feeds
-the backend policy (governor/policy.py) and the load shedder (governor/shedding.py), and
-carries out what they decide:
+The monitors are sampled every ``interval_s`` on their own thread (health/monitors
+MonitorThread), so a slow source never delays a batch.  ``Governor.tick()`` runs on the
+inference thread between two batches (the daemon's loop calls it at least every quarter
+second): it feeds each new snapshot to the backend policy (governor/policy.py) and the load
+shedder (governor/shedding.py), and carries out what they decide:
 
 * a fallback or a return: the other backend is built and warmed (the primary also probed)
   by the detector switch (detector_switch.py) on its own thread while the serving backend
@@ -12,7 +13,7 @@ carries out what they decide:
 
 ``engine_failed(exc)`` is called by the daemon for each failed batch; errors that
 ``classify_engine_error`` names as engine errors (CUDA, GPU memory, TensorRT or ONNX Runtime
-execution errors) count towards ``engine_errors``.  Every decision is published as an event
+execution errors, timeouts; not "other") count towards ``engine_errors``.  Every decision is published as an event
 (governor/events.py) and the state is read by the health reporter (``health_part``).
 """
 
@@ -27,6 +28,7 @@ from jetsentry.detector_switch import DetectorSwitch
 from jetsentry.governor.events import event_payload
 from jetsentry.governor.policy import Action, BackendPolicy, Conditions, Decision, PolicySettings
 from jetsentry.governor.shedding import LoadShedder, ShedCamera, SheddingSettings, ShedStep
+from jetsentry.health.monitors import MonitorThread
 from jetsentry.infer import Detector
 from jetsentry.publish.message import format_utc_ms
 
@@ -34,6 +36,7 @@ log = logging.getLogger("jetsentry.governor")
 
 PRIMARY = "primary"
 FALLBACK = "fallback"
+NOT_AN_ENGINE_ERROR = "other"  # classify_engine_error's kind for everything else (a bad frame, a bug)
 
 
 class Governor:
@@ -55,7 +58,6 @@ class Governor:
     ) -> None:
         g = cfg.governor
         self._device_id = cfg.device_id
-        self._interval_s = g.interval_s
         self._probe = g.probe_before_return
         self.policy = BackendPolicy(PolicySettings(
             t_hot_c=g.t_hot_c, t_cool_c=g.t_cool_c, cooldown_s=g.cooldown_s,
@@ -69,6 +71,8 @@ class Governor:
         self._fps_caps = {cam.id: cam.fps_cap for cam in cameras}
         self._switch = switch
         self._monitors = monitors
+        self._sampler = MonitorThread(monitors, lambda _snapshot: None, interval_s=g.interval_s,
+                                      name="governor-monitors", clock=clock)
         self._sessions = sessions
         self._publish = publish
         self._builders = {PRIMARY: build_primary, FALLBACK: build_fallback}
@@ -78,7 +82,6 @@ class Governor:
         self._clock = clock
         self._wall_clock = wall_clock
         self.backend = primary_backend  # the backend serving now
-        self._last_read = -float("inf")
         self._snapshot = None
         self._mode = "normal"
         self._since = wall_clock()
@@ -95,12 +98,12 @@ class Governor:
         changed = False
         while self._failed:
             kind = self._classify(self._failed.popleft())
-            if kind is not None:
+            if kind is not None and kind != NOT_AN_ENGINE_ERROR:
                 changed |= self._act(self.policy.engine_error(kind, now))
         changed |= self._finish_switch(now)
-        if now - self._last_read >= self._interval_s:
-            self._last_read = now
-            snapshot = self._snapshot = self._monitors.read()
+        snapshot = self._sampler.latest
+        if snapshot is not None and snapshot is not self._snapshot:
+            self._snapshot = snapshot
             temperatures = snapshot.temperatures_c
             hottest = max(temperatures, key=temperatures.get) if temperatures else None
             conditions = Conditions(snapshot.max_temperature_c, hottest, snapshot.gpu_lost)
@@ -117,7 +120,13 @@ class Governor:
         the next tick classifies it."""
         self._failed.append(exc)
 
+    def start(self) -> None:
+        """Start sampling the monitors."""
+        self._sampler.start()
+
     def close(self) -> None:
+        if self._sampler.running:
+            self._sampler.stop()
         self._switch.close()
         self._monitors.close()
 

@@ -26,6 +26,7 @@ def build_governor(cfg, processor: FrameProcessor, sessions: Mapping[str, object
     """The daemon's governor: its monitors, the detector switch and the backend builders
     (``build_primary`` replaces the primary's: a benchmark that wraps its engine)."""
     from jetsentry.health.monitors import MonitorSet, build_monitors
+    from jetsentry.health.monitors.engine_errors import classify_engine_error
 
     monitors = MonitorSet(build_monitors(cfg.governor.monitors.settings()))
     for monitor in extra_monitors:
@@ -46,11 +47,6 @@ def build_governor(cfg, processor: FrameProcessor, sessions: Mapping[str, object
         build_fallback=lambda: Detector.from_config(fallback, options),
         primary_backend=processor.backend,
         fallback_backend=fallback.backend.type,
-        classify=classify or _classify,
+        classify=classify or classify_engine_error,
     )
 
-
-def _classify(exc: BaseException) -> str | None:
-    from jetsentry.health.monitors import classify_engine_error  # TODO until i11-monitors lands it
-
-    return classify_engine_error(exc)
