@@ -165,3 +165,47 @@ def test_engine_errors_of_each_real_type_move_inference_to_the_fallback(tmp_path
     assert_camera_never_reopened(daemon, reports[-1])
     # The failed batches' frames are counted, and every other frame was published.
     assert reports[-1]["inference"]["batch_errors"] >= 3
+
+
+def test_overload_sheds_the_lower_priority_camera_first_and_health_shows_it(tmp_path, mosquitto_broker):
+    # Two live 30 frames/s cameras into the FP32 model on one thread: inference cannot keep up, so
+    # frames are replaced in the slots (the backlog the pipeline monitor reads).
+    zones = FakeThermalZones(tmp_path / "jetson", {"tj-thermal": 50.0})
+    config = daemon_config(
+        tmp_path / "cfg.yaml", port=mosquitto_broker.port,
+        cameras=[{"id": "front", "source": "test://ball?width=320&height=240&fps=30", "priority": 5},
+                 {"id": "back", "source": "test://ball?width=320&height=240&fps=30", "priority": 0}],
+        health={"interval_s": 5},
+        governor={"enabled": True, "interval_s": 0.2,
+                  "monitors": {"sysfs_root": str(zones.root), "jetson_gpu_load": False},
+                  "shedding": {"backlog_enter": 2, "backlog_leave": 0, "latency_enter_s": 30, "latency_leave_s": 20,
+                               "step": 0.5, "min_fps": 2, "step_interval_s": 0.5}},
+    )
+    with Subscriber(mosquitto_broker, "jetsentry/#") as sub:
+        sub.start()
+        daemon = DaemonProcess(config).start()
+        try:
+            sub.wait_for(event_of("shed", 2), 60, "two shedding steps")
+            sub.wait_for(lambda ms: any(m.topic.endswith("/health") and
+                                        json.loads(m.payload)["governor"]["mode"] == "shedding" for m in ms),
+                         10, "health in shedding mode")
+            assert daemon.terminate() == 0
+        finally:
+            daemon.kill()
+    published = events(sub)
+    for event in published:
+        jsonschema.validate(event, EVENTS_SCHEMA)
+    sheds = [e for e in published if e["type"] in ("shed", "restore")]
+    # The lower-priority camera first, from its delivered rate (about 30 frames/s) in halves.
+    assert sheds[0]["camera_id"] == "back" and sheds[0]["type"] == "shed" and "backlog" in sheds[0]["reason"]
+    assert sheds[1]["camera_id"] == "back" and sheds[1]["fps_cap"] == pytest.approx(sheds[0]["fps_cap"] / 2, rel=1e-3)
+    assert all(e["from_backend"] is None and e["mode"] == "shedding" for e in sheds if e["type"] == "shed")
+    reports = health(sub)
+    shedding = [r for r in reports if r["governor"]["mode"] == "shedding"]
+    assert shedding and shedding[0]["state"] == "degraded"
+    assert "back" in shedding[0]["governor"]["shed_cameras"]
+    assert any(r.startswith("governor: shedding: ") for r in shedding[0]["reasons"])
+    final = reports[-1]
+    assert final["cameras"]["back"]["dropped_policy"] > 0
+    assert final["cameras"]["back"]["dropped_policy"] <= final["cameras"]["back"]["dropped"]
+    assert final["cameras"]["front"]["reconnects"] == final["cameras"]["back"]["reconnects"] == 0
