@@ -74,6 +74,13 @@ def _soak(r: dict) -> tuple[str, str]:
             f"{_verdict(r)}")
 
 
+def _monitoring(r: dict) -> tuple[str, str]:
+    return (f"health monitors ({', '.join(r['monitors'])}) sampled at {1 / r['interval_s']:g} Hz",
+            f"**{r['percent_of_a_core']:.3f} % of one core** above the idle process; target <= "
+            f"{r['target_percent']:g} %: {_verdict(r)}; one read {r['read_ms']['p50']:.3f} ms median; "
+            f"{r['record_us_per_batch']:.2f} us per batch on the frame path")
+
+
 RENDERERS: dict[str, Callable[[dict], tuple[str, str]]] = {
     "engine": _engine,
     "analyze": _alternating("`jetsentry analyze`, {clip}, batch {batch}"),
@@ -82,6 +89,7 @@ RENDERERS: dict[str, Callable[[dict], tuple[str, str]]] = {
     "frame_cost": _frame_cost,
     "decode": _decode,
     "soak": _soak,
+    "monitoring": _monitoring,
 }
 
 

@@ -8,7 +8,7 @@
 #   --soak-minutes N    measured minutes of the soak (default 60)
 #   --no-wait           do not wait for an idle machine before each throughput measurement
 #
-# The throughput benchmarks take about 20 minutes and want a quiet machine; the soak runs
+# The throughput benchmarks take about 20 minutes (the monitoring cost 5 more) and want a quiet machine; the soak runs
 # last. A benchmark that cannot run here (no COCO model) exits 77 and is listed as skipped;
 # any other failure is listed and makes the script exit 1.
 set -u
@@ -55,6 +55,7 @@ bench bench/bench_daemon.py "${wait_flag[@]}"
 bench bench/bench_daemon.py --clip-height 360 --name daemon_coco_4cam_360p "${wait_flag[@]}"
 bench bench/bench_latency.py "${wait_flag[@]}"
 bench bench/bench_latency.py --source test "${wait_flag[@]}"
+bench bench/bench_monitoring.py "${wait_flag[@]}"
 if [ "$soak" = 1 ]; then
   bench bench/bench_soak.py --minutes "$soak_minutes"
 fi

@@ -104,3 +104,20 @@ def test_names_are_unique():
         monitors.add(FixedMonitor("a", Reading("a")))
     monitors.add(FixedMonitor("b", Reading("b", backlog=3)))
     assert monitors.read().backlog == 3
+
+
+def test_a_changing_reported_error_is_not_logged_each_time(caplog):
+    now = [0.0]
+    readings = [Reading("gpu", error=f"value {i} out of range") for i in range(30)] + [Reading("gpu")]
+    monitors = MonitorSet([FixedMonitor("gpu", *readings)], clock=lambda: now[0])
+    with caplog.at_level(logging.INFO, logger="jetsentry.health.monitors"):
+        for _ in range(20):
+            monitors.read()
+            now[0] += 1.0
+        now[0] += 60.0
+        monitors.read()  # a minute later, a changed error is logged again
+        for _ in range(10):
+            monitors.read()
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages == ["monitor gpu: value 0 out of range", "monitor gpu: value 20 out of range",
+                        "monitor gpu reads again"]

@@ -28,12 +28,13 @@ class Reading:
         "power_cap", ...: nvml.py lists them); empty when none or unknown.
     gpu_lost: the device is gone or unusable (NVML says the GPU is lost; a sysfs node that
         was there has vanished).
-    latency_s: capture-to-publish latency of the recent frames (pipeline_load.py says which).
+    error: why the monitor could not read (names the file or call), None when it could.
+    latency_s: capture-to-publish latency of the recent frames, seconds (pipeline_load.py
+        says which).
     backlog: frames that waited or were dropped because inference was busy, recently.
     dropped_by_camera: camera id -> frames dropped for that camera in the same window.
     skipped: source name -> why it gave no value this time (a powered-down thermal zone),
         while the monitor's other sources read.
-    error: why the monitor could not read (names the file or call), None when it could.
     """
 
     monitor: str
@@ -43,11 +44,11 @@ class Reading:
     gpu_memory_total_bytes: int | None = None
     throttle_reasons: tuple[str, ...] = ()
     gpu_lost: bool = False
+    error: str | None = None
     latency_s: float | None = None
     backlog: int | None = None
     dropped_by_camera: Mapping[str, int] = field(default_factory=lambda: _EMPTY)
     skipped: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
-    error: str | None = None
 
 
 @runtime_checkable

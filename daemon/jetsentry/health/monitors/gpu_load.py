@@ -12,8 +12,9 @@ in turn and then through the GPU's devfreq entry (``sys/class/devfreq/*/device/l
     Xavier (JetPack 4, 5)       sys/devices/17000000.gv11b/load
     TX2, Nano, TX1              sys/devices/gpu.0/load (TX1 and Nano: 57000000.gpu)
 
-Jetson Thor (JetPack 7) runs the GPU on NVIDIA's open kernel driver, which has no such
-node: there NVML (nvml.py) and tegrastats give the load.
+Jetson Thor (JetPack 7) runs the GPU on NVIDIA's open kernel driver, not nvgpu, so none
+of these nodes is there (the devfreq search finds one only if that driver offers it):
+NVML (nvml.py) and tegrastats give its load.
 
 A node that was there and vanishes (the driver unbound the device) reads as GPU lost.
 """

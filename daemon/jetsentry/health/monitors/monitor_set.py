@@ -2,7 +2,8 @@
 
 A monitor that raises does not take the set down: its reading becomes one with `error`,
 and the failure is logged without flooding (health/failures.py).  An error a monitor
-reports itself is logged once when it appears or changes, and once when it clears.
+reports itself is logged when it appears and when it clears, and a changed one at most
+once a minute.
 """
 
 from __future__ import annotations
@@ -112,6 +113,7 @@ class MonitorSet:
         self._failures = {m.name: RepeatedFailureLog(log, interval_s=FAILURE_LOG_INTERVAL_S, clock=clock)
                           for m in self.monitors}
         self._last_error: dict[str, str | None] = {m.name: None for m in self.monitors}
+        self._last_error_logged: dict[str, float] = {}
 
     def add(self, monitor: Monitor) -> None:
         """Add a monitor built elsewhere (the pipeline monitor needs the daemon's objects)."""
@@ -132,13 +134,24 @@ class MonitorSet:
             self._failures[monitor.name].failed(f"monitor {monitor.name} failed")
             return Reading(monitor.name, error=f"read() raised {exception_summary()}")
         self._failures[monitor.name].succeeded(f"monitor {monitor.name} reads")
-        if reading.error != self._last_error[monitor.name]:
-            if reading.error is not None:
-                log.warning("monitor %s: %s", monitor.name, reading.error)
-            else:
-                log.info("monitor %s reads again", monitor.name)
-            self._last_error[monitor.name] = reading.error
+        self._log_reported_error(monitor.name, reading.error)
         return reading
+
+    def _log_reported_error(self, name: str, error: str | None) -> None:
+        """An error a monitor reports: logged when it appears and when it clears; a changed
+        error at most every FAILURE_LOG_INTERVAL_S (an error that names a value changes often)."""
+        last = self._last_error[name]
+        if error == last:
+            return
+        now = self._clock()
+        if error is None:
+            log.info("monitor %s reads again", name)
+        elif last is None or now - self._last_error_logged.get(name, -float("inf")) >= FAILURE_LOG_INTERVAL_S:
+            log.warning("monitor %s: %s", name, error)
+            self._last_error_logged[name] = now
+        else:
+            return  # a changed error within the interval: the next change after it is logged
+        self._last_error[name] = error
 
     def close(self) -> None:
         for monitor in self.monitors:

@@ -95,10 +95,9 @@ class TegrastatsMonitor:
             return Reading(self.name, error=exited[1])
         if latest is None:
             return Reading(self.name, error=f"no line from {' '.join(self.command)} yet")
-        age = now - latest[0]
         stale_after = max(STALE_INTERVALS * self.interval_ms / 1e3, STALE_MIN_S)
-        if age > stale_after:
-            return Reading(self.name, error=f"the last line from {self.binary} is {age:.1f} s old "
+        if now - latest[0] > stale_after:
+            return Reading(self.name, error=f"no line from {self.binary} for more than {stale_after:g} s "
                                             f"(it prints every {self.interval_ms} ms)")
         return to_reading(self.name, latest[1])
 
