@@ -197,6 +197,16 @@ class FrameProcessor:
         self.close_retired()
         return old, keep
 
+    @property
+    def draining(self) -> bool:
+        """A replaced detector still has a prepared batch to infer."""
+        with self._swap_lock:
+            return bool(self._retired)
+
+    def prepared_by_current(self, batch: PreparedBatch) -> bool:
+        """Whether the serving detector prepared ``batch`` (False: a replaced one did)."""
+        return batch.serving is None or batch.serving.detector is self._detector
+
     def close_retired(self) -> None:
         """Close replaced detectors with no batch left in flight."""
         with self._swap_lock:

@@ -23,6 +23,9 @@ log = logging.getLogger("jetsentry.service")
 
 # How long one batcher wait lasts before the loop checks for stop and health.
 _POLL_S = 0.25
+# After a switch (or while a failing primary is being replaced), how often the loop looks
+# whether it may take new frames again: a short wait, so traffic resumes at once.
+_DRAIN_POLL_S = 0.002
 
 
 class Service:
@@ -106,6 +109,11 @@ class Service:
                 self._run_prepared_ahead(stop)
             else:
                 while self._keeps_running(stop):
+                    for held in self._retries():
+                        self._process(held)
+                    if self._paused():
+                        time.sleep(_DRAIN_POLL_S)
+                        continue
                     batch = self.batcher.next_batch(timeout=_POLL_S)
                     if batch:
                         self._process(batch)
@@ -142,6 +150,16 @@ class Service:
 
         def batches():
             while not stop.is_set() and self._exit_code is None:
+                # After a switch the previous detector's batch goes first; while the failing primary
+                # is being replaced no frame is taken.
+                if self.processor.draining or self._paused():
+                    time.sleep(_DRAIN_POLL_S)
+                    yield []
+                    continue
+                held = self._retries()
+                if held:  # batches the failing primary could not infer, before newer frames
+                    yield from held
+                    continue
                 yield self.batcher.next_batch(timeout=_POLL_S)  # [] now and then: health and stop checks
 
         with PrefetchedBatches(batches(), self._prepare, idle_priority=True, name="batch-prepare") as prepared:
@@ -150,6 +168,13 @@ class Service:
                     self._complete(ready)
                 if not self._keeps_running(stop):
                     break
+
+    def _paused(self) -> bool:
+        return self.governor is not None and self.governor.paused
+
+    def _retries(self) -> list:
+        """Batches the failing primary could not infer, once the fallback serves them (governor)."""
+        return self.governor.retries() if self.governor is not None else []
 
     def _prepare(self, batch) -> PreparedBatch | None:
         if not batch:
@@ -164,15 +189,17 @@ class Service:
         try:
             results = self.processor.complete(prepared)
         except Exception:
-            self._batch_failed(prepared.frames)
+            self._batch_failed(prepared.frames, by_previous=not self.processor.prepared_by_current(prepared))
             return
         self._publish(results, len(prepared.frames))
 
-    def _batch_failed(self, batch) -> None:
-        """Count and log (rate-limited) a failed batch; call from the `except` block."""
+    def _batch_failed(self, batch, *, by_previous: bool = False) -> None:
+        """Count and log (rate-limited) a failed batch; call from the `except` block.
+        by_previous: a detector replaced since prepared and inferred it (its failure is not the
+        serving one's)."""
         self.counters.batch_failed(exception_summary())
         if self.governor is not None:
-            self.governor.engine_failed(sys.exc_info()[1])
+            self.governor.engine_failed(sys.exc_info()[1], batch, by_previous=by_previous)
         self._failures.failed(f"batch of {len(batch)} frame(s) from {sorted({f.camera_id for f in batch})} failed")
 
     def _process(self, batch) -> None:

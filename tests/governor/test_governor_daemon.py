@@ -163,8 +163,12 @@ def test_engine_errors_of_each_real_type_move_inference_to_the_fallback(tmp_path
     assert published[0]["reason"].startswith("3 engine errors within 60 s (last: ")
     reports = health(sub)
     assert_camera_never_reopened(daemon, reports[-1])
-    # The failed batches' frames are counted, and every other frame was published.
     assert reports[-1]["inference"]["batch_errors"] >= 3
+    # The batches the primary failed were held and inferred by the fallback, before newer frames:
+    # every frame taken from the camera was published, in order.
+    seqs = [m["seq"] for m in detections(sub)]
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+    assert "frame(s) of batches the primary failed go to the fallback" in daemon.log
 
 
 def test_overload_sheds_the_lower_priority_camera_first_and_health_shows_it(tmp_path, mosquitto_broker):

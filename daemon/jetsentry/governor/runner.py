@@ -11,9 +11,11 @@ shedder (governor/shedding.py), and carries out what they decide:
   keeps going; once ready, the next tick moves traffic at that batch boundary;
 * a shedding step: the camera session's load-shedding cap (CameraSession.set_policy_fps_cap).
 
-``engine_failed(exc)`` is called by the daemon for each failed batch; errors that
+``engine_failed(exc, frames)`` is called by the daemon for each failed batch; errors that
 ``classify_engine_error`` names as engine errors (CUDA, GPU memory, TensorRT or ONNX Runtime
-execution errors, timeouts; not "other") count towards ``engine_errors``.  Every decision is published as an event
+execution errors, timeouts; not "other") count towards ``engine_errors``, and the primary's
+failed batches are held (governor/held_frames.py) until the fallback serves: ``retries()``
+hands them back to the daemon then, to be inferred before any newer frame.  Every decision is published as an event
 (governor/events.py) and the state is read by the health reporter (``health_part``).
 """
 
@@ -26,7 +28,8 @@ from collections.abc import Callable, Mapping
 
 from jetsentry.detector_switch import DetectorSwitch
 from jetsentry.governor.events import event_payload
-from jetsentry.governor.policy import Action, BackendPolicy, Conditions, Decision, PolicySettings
+from jetsentry.governor.held_frames import HeldFrames
+from jetsentry.governor.policy import Action, BackendPolicy, BackendState, Conditions, Decision, PolicySettings
 from jetsentry.governor.shedding import LoadShedder, ShedCamera, SheddingSettings, ShedStep
 from jetsentry.health.monitors import MonitorThread
 from jetsentry.infer import Detector
@@ -78,6 +81,9 @@ class Governor:
         self._builders = {PRIMARY: build_primary, FALLBACK: build_fallback}
         self._names = {PRIMARY: primary_backend, FALLBACK: fallback_backend}
         self._failed: deque[BaseException] = deque()  # engine errors reported from any thread
+        self.held = HeldFrames()
+        self._error_window_s = g.error_window_s
+        self._serving_fallback = False  # set once traffic moved to the fallback (read from any thread)
         self._classify = classify
         self._clock = clock
         self._wall_clock = wall_clock
@@ -101,6 +107,9 @@ class Governor:
             if kind is not None and kind != NOT_AN_ENGINE_ERROR:
                 changed |= self._act(self.policy.engine_error(kind, now))
         changed |= self._finish_switch(now)
+        if self.policy.state is BackendState.PRIMARY and self.held.expire(now - self._error_window_s):
+            log.warning("governor: frames of failed batches given up (%d so far): the primary keeps serving",
+                        self.held.given_up)
         snapshot = self._sampler.latest
         if snapshot is not None and snapshot is not self._snapshot:
             self._snapshot = snapshot
@@ -115,10 +124,30 @@ class Governor:
                     changed = True
         return self._update_mode() or changed
 
-    def engine_failed(self, exc: BaseException) -> None:
-        """A batch failed with ``exc`` (from any thread: the prefetch thread's pre-processing too);
-        the next tick classifies it."""
+    def engine_failed(self, exc: BaseException, frames=(), *, by_previous: bool = False) -> None:
+        """A batch of ``frames`` failed with ``exc`` (from any thread: the prefetch thread's
+        pre-processing too); the next tick counts it.  The primary's batches failed by an
+        engine error are held for the fallback; ``by_previous``: the detector that failed it
+        was replaced since (the primary's last batch, inferred after the switch)."""
         self._failed.append(exc)
+        by_primary = not self._serving_fallback or by_previous
+        if frames and by_primary and self._classify(exc) != NOT_AN_ENGINE_ERROR:
+            self.held.hold(frames, self._clock())
+
+    @property
+    def paused(self) -> bool:
+        """Take no new frames now: the primary is failing and the fallback is being built (a frame
+        given to the failing engine would only join the held ones; a camera's slot keeps it)."""
+        return self.policy.state is BackendState.FALLING_BACK and len(self.held) > 0
+
+    def retries(self) -> list:
+        """Held batches to infer now (oldest first), once the fallback serves; [] otherwise."""
+        if not self._serving_fallback or not len(self.held):
+            return []
+        batches = self.held.take_all()
+        log.info("governor: %d frame(s) of batches the primary failed go to the fallback",
+                 sum(len(batch) for batch in batches))
+        return batches
 
     def start(self) -> None:
         """Start sampling the monitors."""
@@ -177,6 +206,8 @@ class Governor:
         label = self._switch.label if outcome is True else self._failed_label
         if outcome is not True:  # the build failed: the serving backend keeps serving
             failed = self.policy.fallback_failed(outcome, now) or self.policy.primary_failed(outcome, now)
+            if label == FALLBACK and self.held.give_up():
+                log.warning("governor: %d held frame(s) given up: no fallback to infer them", self.held.given_up)
             for decision in failed:
                 self.reason = decision.reason
                 log.warning("governor: %s", decision.reason)
@@ -189,6 +220,7 @@ class Governor:
             return False
         result = self._switch.commit()
         self.backend = result.backend
+        self._serving_fallback = label == FALLBACK
         reason = decisions[0].reason
         self._update_mode()
         self.reason = reason
