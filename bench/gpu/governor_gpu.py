@@ -18,8 +18,9 @@ published.  Scenarios, one after the other, each ending back on the primary:
             cap) fails its probe and the fallback keeps serving; then the cap is lifted and the
             primary returns.
 
-Per scenario: the events, the switch times, frames taken, served by each backend, failed (their
-batch raised before the switch) and lost (taken, neither served nor failed: 0 is the target).
+Per scenario: the events, the switch times, frames taken, served by each backend, retried (their
+batch failed on the primary, then the fallback inferred them: governor/held_frames.py), failed
+(never served) and lost (taken, neither served nor failed: 0 is the target).
 
     python3 bench/gpu/governor_gpu.py [--providers cuda|cpu] [--model M.onnx] [--clip CLIP] [--out DIR]
 
@@ -143,8 +144,9 @@ class Run:
         self.emulate_memory = args.providers != "cuda"
         self.events: list[dict] = []
         self.served: list[tuple[float, int, str, str]] = []  # (time, seq, backend, sha256)
-        self.failed_frames = 0
-        self.taken = 0
+        self.taken: set[tuple[str, int]] = set()  # (camera, seq) of every frame the consumer took
+        self.failed: set[tuple[str, int]] = set()  # frames of batches that raised
+        self.served_ids: set[tuple[str, int]] = set()
         self._seq = 0
         detector = self.build_primary()
         self.processor = FrameProcessor(detector, device_id=cfg.device_id, tracker=cfg.tracker)
@@ -170,7 +172,18 @@ class Run:
         return time.monotonic()
 
     def batches(self, until):
+        """Batches of one frame per camera, as the daemon's prefetch thread takes them: none while a
+        replaced detector's batch is still to run or the failing primary is being replaced, and the
+        batches the primary failed first once the fallback serves."""
         while not until():
+            if self.processor.draining or self.governor.paused:
+                time.sleep(0.002)
+                yield []
+                continue
+            held = self.governor.retries()
+            if held:
+                yield from held
+                continue
             batch = []
             for cid in CAMERAS:
                 picture = self.pictures[self._seq % len(self.pictures)]
@@ -185,28 +198,32 @@ class Run:
         with PrefetchedBatches(self.batches(done), self._prepare) as prepared:
             for batch in prepared:
                 if batch is not None:
-                    self.taken += len(batch.frames)  # taken by the consumer (a batch discarded at the end is not)
+                    self.taken.update(_ids(batch.frames))  # by the consumer (a batch discarded at the end is not)
                     try:
                         results = self.processor.complete(batch)
                     except Exception:
-                        self.failed_frames += len(batch.frames)
-                        self.governor.engine_failed(sys.exc_info()[1])
+                        self.failed.update(_ids(batch.frames))
+                        self.governor.engine_failed(sys.exc_info()[1], batch.frames,
+                                                    by_previous=not self.processor.prepared_by_current(batch))
                     else:
                         now = time.monotonic()
                         for r in results:
                             message = json.loads(r.payload)
                             self.served.append((now, r.frame.seq, message["backend"], message["model"]["sha256"]))
+                            self.served_ids.add((r.frame.camera_id, r.frame.seq))
                 self.governor.tick()
         if time.monotonic() > deadline:
             raise SystemExit(f"timed out after {timeout_s} s; events so far: {[e['type'] for e in self.events]}")
 
     def _prepare(self, batch):
+        if not batch:
+            return None
         try:
             return self.processor.prepare(batch)
         except Exception:
-            self.taken += len(batch)
-            self.failed_frames += len(batch)
-            self.governor.engine_failed(sys.exc_info()[1])
+            self.taken.update(_ids(batch))
+            self.failed.update(_ids(batch))
+            self.governor.engine_failed(sys.exc_info()[1], batch)
             return None
 
     def seen(self, kind: str, count: int = 1):
@@ -214,6 +231,10 @@ class Run:
 
     def first_served_after(self, since: float, sha: str) -> float | None:
         return next((t - since for t, _, _, s in self.served if t >= since and s == sha), None)
+
+
+def _ids(frames) -> list[tuple[str, int]]:
+    return [(frame.camera_id, frame.seq) for frame in frames]
 
 
 class _EventSink:
@@ -250,8 +271,8 @@ def find_failing_cap(run: Run) -> int | None:
 
 
 def scenario(run: Run, name: str, shas: dict[str, str]) -> dict:
-    start_events, start_served, start_failed, start_taken = len(run.events), len(run.served), run.failed_frames, \
-        run.taken
+    start_events, start_served = len(run.events), len(run.served)
+    start_taken, start_failed, start_ids = set(run.taken), set(run.failed), set(run.served_ids)
     result: dict = {"scenario": name}
     if name == "thermal":
         hot = run.temperature(95.0)
@@ -286,16 +307,18 @@ def scenario(run: Run, name: str, shas: dict[str, str]) -> dict:
             run.serve(run.seen("recovery", sum(e["type"] == "recovery" for e in run.events) + 1))
     events = run.events[start_events:]
     served = run.served[start_served:]
-    failed = run.failed_frames - start_failed
     taken = run.taken - start_taken
+    failed = run.failed - start_failed
+    served_ids = run.served_ids - start_ids
     time.sleep(0.2)
     result.update({
         "events": [{k: e[k] for k in ("type", "reason", "from_backend", "to_backend")} for e in events],
-        "frames_taken": taken,
+        "frames_taken": len(taken),
         "served_by_primary": sum(1 for *_, s in served if s == shas["primary"]),
         "served_by_fallback": sum(1 for *_, s in served if s == shas["fallback"]),
-        "failed_before_switch": failed,
-        "lost": taken - failed - len(served),
+        "retried": len(failed & served_ids),
+        "failed": len(failed - served_ids),
+        "lost": len(taken - served_ids - failed),
     })
     return result
 
@@ -331,8 +354,9 @@ def main() -> int:
             "primary_backend": run.cfg.model.backend.type, "fallback_backend": run.cfg.governor.fallback.backend.type,
             "model": str(args.model), "clip": str(args.clip), "max_batch": MAX_BATCH,
             "scenarios": results, "switches": run.governor.policy.switches,
-            "frames_taken": run.taken, "frames_failed": run.failed_frames,
-            "frames_lost": run.taken - run.failed_frames - len(run.served),
+            "frames_taken": len(run.taken), "frames_retried": len(run.failed & run.served_ids),
+            "frames_failed": len(run.failed - run.served_ids),
+            "frames_lost": len(run.taken - run.served_ids - run.failed),
             "temperatures_c": run.governor.health_part()["temperatures_c"],
             "gpu_memory_used_bytes": run.governor.health_part()["gpu_memory_used_bytes"],
         }
@@ -341,7 +365,8 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"governor_{args.providers}.json"
     path.write_text(json.dumps(summary, indent=2) + "\n")
-    print(f"frames taken {summary['frames_taken']}, failed {summary['frames_failed']}, lost {summary['frames_lost']}; "
+    print(f"frames taken {summary['frames_taken']}, retried {summary['frames_retried']}, failed "
+          f"{summary['frames_failed']}, lost {summary['frames_lost']}; "
           f"wrote {path}")
     return 0 if summary["frames_lost"] == 0 else 1
 

@@ -27,6 +27,8 @@ def test_the_gpu_script_runs_every_scenario_on_the_cpu_without_losing_a_frame(tm
     assert [e["type"] for e in memory["events"]] == ["fallback", "switch_failed", "recovery"]
     assert memory["kept_fallback_after_failed_probe"] is True and "gpu_memory" in memory["events"][0]["reason"]
     for scenario in scenarios.values():
-        assert scenario["lost"] == 0 and scenario["served_by_fallback"] > 0
+        assert scenario["lost"] == 0 and scenario["failed"] == 0 and scenario["served_by_fallback"] > 0
+    # The 3 batches of 4 frames the injected CUDA error failed were inferred by the fallback.
+    assert scenarios["cuda"]["retried"] == 12 and memory["retried"] > 0 and scenarios["thermal"]["retried"] == 0
     assert result["frames_lost"] == 0 and result["switches"] == 6
     assert result["temperatures_c"] == {"tj-thermal": 60.0}
