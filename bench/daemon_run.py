@@ -65,8 +65,9 @@ def parse_utc(text: str) -> float:
 
 
 def daemon_config(cameras: list[Camera], model: Path, *, batching: dict | None = None,
-                  capture: dict | None = None, log_level: str = "INFO") -> dict:
-    """The generated configuration, without its `mqtt` section (the broker's port)."""
+                  capture: dict | None = None, log_level: str = "INFO", sections: dict | None = None) -> dict:
+    """The generated configuration, without its `mqtt` section (the broker's port); `sections`
+    adds top-level sections (a `model` one adds to the generated model section)."""
     config = {
         "device_id": DEVICE_ID,
         "cameras": [{"id": cam.id, "source": cam.source, **cam.options} for cam in cameras],
@@ -77,6 +78,8 @@ def daemon_config(cameras: list[Camera], model: Path, *, batching: dict | None =
         config["batching"] = batching
     if capture:
         config["capture"] = capture
+    for key, value in (sections or {}).items():
+        config[key] = {**config[key], **value} if key == "model" else value
     return config
 
 

@@ -7,6 +7,7 @@ all three run exactly the same stages.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -61,12 +62,29 @@ def tracker_parameters(config: TrackerConfig, confidence: float | None = None) -
 
 
 @dataclass(frozen=True, slots=True)
+class _Serving:
+    """A detector and what its messages say about it."""
+
+    detector: Detector
+    backend: str  # the backend type (model.backend.type)
+    labels: np.ndarray
+    model: MessageModelInfo
+
+    @classmethod
+    def of(cls, detector: Detector) -> _Serving:
+        info = detector.info
+        return cls(detector, detector.engine.backend, np.asarray(info.class_names, dtype=object),
+                   MessageModelInfo(name=info.name, version=info.version or "", sha256=info.sha256))
+
+
+@dataclass(frozen=True, slots=True)
 class PreparedBatch:
-    """Frames of one batch, letterboxed and waiting for inference."""
+    """Frames of one batch, letterboxed and waiting for inference by the detector that prepared them."""
 
     frames: list[Frame]
     formed: float  # monotonic time the batch was taken from capture
     input: PreparedInput
+    serving: _Serving | None = None  # None: the processor's current detector
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +95,7 @@ class InferredBatch:
     formed: float
     detections: list[Detections]
     times: StageTimes
+    serving: _Serving | None = None
 
 
 @dataclass(slots=True)
@@ -132,15 +151,100 @@ class FrameProcessor:
         self._frame_rates = dict(frame_rates or {})
         self._trackers: dict[str, CameraTracker] = {}
         self._clock = clock
-        info = detector.info
-        self._labels = np.asarray(info.class_names, dtype=object)
-        self._model = MessageModelInfo(name=info.name, version=info.version or "", sha256=info.sha256)
-        self.backend = detector.engine.backend  # the backend type (model.backend.type)
-        self.model_precision = info.precision  # fp32, fp16 or int8: the file the backend runs
+        self._serving = _Serving.of(detector)
+        # The detector may be replaced between batches (detector_switch.py): a batch is inferred
+        # by the detector that prepared it, which is closed once none of its batches is left.
+        self._swap_lock = threading.Lock()
+        self._in_flight: dict[int, int] = {}  # id(detector) -> its prepared batches not yet inferred
+        self._retired: list[Detector] = []
+        self._keep_pictures = 0  # host copies of this many next pictures are wanted (warm-up frames)
+        self._recent: list[Frame] = []
         if self._tracker_config is not None and detector.confidence < self._tracker_config.low_threshold:
             log.warning("model.confidence %g is below tracker.low_threshold %g: with tracking on, no detection "
                         "scoring %g or less is published", detector.confidence,
                         self._tracker_config.low_threshold, self._tracker_config.low_threshold)
+
+    @property
+    def detector(self) -> Detector:
+        return self._detector
+
+    @property
+    def backend(self) -> str:
+        """The serving backend's type (model.backend.type, or the governor's fallback)."""
+        return self._serving.backend
+
+    @property
+    def model_precision(self) -> str:
+        """fp32, fp16 or int8: the file the serving backend runs."""
+        return self._detector.info.precision
+
+    def swap_detector(self, detector: Detector) -> tuple[Detector, bool]:
+        """Serve from ``detector`` from the next prepared batch on; call between batches.
+
+        Returns the previous detector and whether the trackers were kept (they are when
+        both detectors have the same class names, else every camera starts without tracks).
+        A batch the previous detector prepared is still inferred by it; it is closed once no
+        batch of its is left (``close_retired`` when none was in flight).
+        """
+        with self._swap_lock:
+            old, self._detector = self._detector, detector
+            self._serving = _Serving.of(detector)
+            self._retired.append(old)
+        keep = list(old.info.class_names) == list(detector.info.class_names)
+        if not keep:  # class ids mean other things now; track ids keep counting
+            for tracker in self._trackers.values():
+                tracker.forget_tracks()
+        self.close_retired()
+        return old, keep
+
+    @property
+    def draining(self) -> bool:
+        """A replaced detector still has a prepared batch to infer."""
+        with self._swap_lock:
+            return bool(self._retired)
+
+    def prepared_by_current(self, batch: PreparedBatch) -> bool:
+        """Whether the serving detector prepared ``batch`` (False: a replaced one did)."""
+        return batch.serving is None or batch.serving.detector is self._detector
+
+    def close_retired(self) -> None:
+        """Close replaced detectors with no batch left in flight."""
+        with self._swap_lock:
+            done = [d for d in self._retired if not self._in_flight.get(id(d))]
+            self._retired = [d for d in self._retired if self._in_flight.get(id(d))]
+        for detector in done:
+            detector.close()
+
+    def close(self) -> None:
+        """Close the serving detector and every replaced one."""
+        with self._swap_lock:
+            detectors, self._retired = [self._detector, *self._retired], []
+        for detector in detectors:
+            detector.close()
+
+    def recent_pictures(self, count: int, timeout_s: float) -> list[Frame]:
+        """Up to ``count`` recent frames with host pictures (warm-up frames for a new detector).
+
+        Frames with host pictures are kept by reference from each batch; device pictures go back
+        to their decoder, so for those the next batch's pictures are copied to the host (once,
+        on request), waiting up to ``timeout_s``.  [] when no frame came."""
+        deadline = self._clock() + timeout_s
+        with self._swap_lock:
+            self._keep_pictures = max(self._keep_pictures, count)
+        while True:
+            with self._swap_lock:
+                recent = list(self._recent[-count:])
+            if recent or self._clock() >= deadline:
+                return recent
+            time.sleep(0.01)
+
+    def _note_recent(self, frames: Sequence[Frame]) -> None:
+        if all(frame.device is None for frame in frames):
+            self._recent = list(frames)
+        elif self._keep_pictures:
+            self._recent = [Frame(f.camera_id, f.seq, f.image, f.capture_ts, f.received_monotonic)
+                            for f in frames[:self._keep_pictures]]
+            self._keep_pictures = 0
 
     def set_frame_rate(self, camera_id: str, fps: float) -> None:
         """Assume this rate for a camera's tracker until it is measured (only before its first frame)."""
@@ -178,12 +282,31 @@ class FrameProcessor:
         if not frames:
             raise ValueError("no frames to prepare")
         formed = self._clock() if batch_formed is None else batch_formed
+        with self._swap_lock:
+            serving = self._serving
+            self._in_flight[id(serving.detector)] = self._in_flight.get(id(serving.detector), 0) + 1
+            self._note_recent(frames)
         try:
-            prepared = self._detector.prepare(frames)
+            prepared = serving.detector.prepare(frames)
+        except BaseException:
+            self._batch_left(serving)
+            raise
         finally:
             for frame in frames:
                 frame.release()
-        return PreparedBatch(list(frames), formed, prepared)
+        return PreparedBatch(list(frames), formed, prepared, serving)
+
+    def _batch_left(self, serving: _Serving) -> None:
+        key = id(serving.detector)
+        with self._swap_lock:
+            left = self._in_flight.get(key, 1) - 1
+            if left:
+                self._in_flight[key] = left
+            else:
+                self._in_flight.pop(key, None)
+            retired = any(d is serving.detector for d in self._retired)
+        if retired and not left:
+            self.close_retired()
 
     def complete(self, batch: PreparedBatch) -> list[ProcessedFrame]:
         """Inference, decoding, tracking and messages for a prepared batch, in batch order."""
@@ -191,13 +314,19 @@ class FrameProcessor:
 
     def infer(self, batch: PreparedBatch) -> InferredBatch:
         """Inference and head decoding + NMS of a prepared batch."""
-        detections, times = self._detector.run(batch.input, confidence=self._nms_confidence)
-        return InferredBatch(batch.frames, batch.formed, detections, times)
+        serving = batch.serving or self._serving
+        try:
+            detections, times = serving.detector.run(batch.input, confidence=self._nms_confidence)
+        finally:
+            if batch.serving is not None:
+                self._batch_left(serving)
+        return InferredBatch(batch.frames, batch.formed, detections, times, serving)
 
     def finish(self, batch: InferredBatch) -> list[ProcessedFrame]:
         """Tracking and messages for an inferred batch, in batch order (may run in another
         thread than ``infer``, behind it: batch/finisher.py; one thread at a time, in order)."""
         formed, times = batch.formed, batch.times
+        serving = batch.serving or self._serving
         results = []
         for frame, dets in zip(batch.frames, batch.detections):
             track_started = self._clock()
@@ -217,12 +346,12 @@ class FrameProcessor:
                 camera_id=frame.camera_id,
                 seq=frame.seq,
                 capture_ts=frame.capture_ts,
-                model=self._model,
-                backend=self.backend,
+                model=serving.model,
+                backend=serving.backend,
                 width=frame.width,
                 height=frame.height,
                 detections=dets,
-                labels=self._labels,
+                labels=serving.labels,
                 latency_ms=latency,
             )
             results.append(ProcessedFrame(frame=frame, detections=dets, latency_ms=latency, payload=payload))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 from pathlib import Path
@@ -26,6 +27,9 @@ log = logging.getLogger("jetsentry.service")
 
 # How long one batcher wait lasts before the loop checks for stop and health.
 _POLL_S = 0.25
+# After a switch (or while a failing primary is being replaced), how often the loop looks
+# whether it may take new frames again: a short wait, so traffic resumes at once.
+_DRAIN_POLL_S = 0.002
 
 
 class Service:
@@ -58,11 +62,22 @@ class Service:
         self.publisher = MqttPublisher(cfg.mqtt, cfg.device_id)
         self.topics = {cid: detections_topic(cfg.mqtt.topic_prefix, cfg.device_id, cid) for cid in self.sessions}
         self.counters = ServiceCounters()
+        self.governor = None
+        if cfg.governor_enabled:
+            from jetsentry.governor.wiring import build_governor
+
+            from jetsentry.health.monitors import PipelineMonitor, PublishLatency
+
+            self.publish_latency = PublishLatency()
+            slots = {cid: session.slot for cid, session in self.sessions.items()}
+            self.governor = build_governor(cfg, self.processor, self.sessions, self.publisher,
+                                           extra_monitors=[PipelineMonitor(slots, self.publish_latency)])
         self.health = HealthReporter(
             self.sessions, self.counters, self.publisher,
             HealthState(failing_after_batches=cfg.health.failing_after_batches, recent_s=cfg.health.interval_s),
             device_id=cfg.device_id, topic=health_topic(cfg.mqtt.topic_prefix, cfg.device_id),
             interval_s=cfg.health.interval_s,
+            governor=self.governor.health_part if self.governor is not None else None,
         )
         self.metrics = metrics_for(cfg.metrics, DaemonSources(
             device_id=cfg.device_id, sessions=self.sessions, counters=self.counters, publisher=self.publisher,
@@ -93,6 +108,8 @@ class Service:
         self.publisher.start()
         self._started = True
         self.metrics.start()
+        if self.governor is not None:
+            self.governor.start()
         for session in self.sessions.values():
             session.start()
         self.supervisor.ready()
@@ -105,6 +122,11 @@ class Service:
                 self._run_prepared_ahead(stop)
             else:
                 while self._keeps_running(stop):
+                    for held in self._retries():
+                        self._process(held)
+                    if self._paused():
+                        time.sleep(_DRAIN_POLL_S)
+                        continue
                     batch = self.batcher.next_batch(timeout=_POLL_S)
                     if batch:
                         self._process(batch)
@@ -132,6 +154,8 @@ class Service:
         self.supervisor.engine.beat()  # the inference loop turns, with or without batches
         if stop.is_set() or self._exit_code is not None:
             return False
+        if self.governor is not None and self.governor.tick():
+            self.health.check(force=True)  # a switch or shedding step: the retained message now
         self.health.check()
         limit = self.cfg.health.exit_after_failing_s
         failing_for = self.health.state.failing_for()
@@ -152,6 +176,16 @@ class Service:
 
         def batches():
             while not stop.is_set() and self._exit_code is None:
+                # After a switch the previous detector's batch goes first; while the failing primary
+                # is being replaced no frame is taken.
+                if self.processor.draining or self._paused():
+                    time.sleep(_DRAIN_POLL_S)
+                    yield []
+                    continue
+                held = self._retries()
+                if held:  # batches the failing primary could not infer, before newer frames
+                    yield from held
+                    continue
                 yield self.batcher.next_batch(timeout=_POLL_S)  # [] now and then: health and stop checks
 
         with PrefetchedBatches(batches(), self._prepare, idle_priority=True, name="batch-prepare") as prepared:
@@ -161,6 +195,13 @@ class Service:
                     self._complete(ready)
                 if not self._keeps_running(stop):
                     break
+
+    def _paused(self) -> bool:
+        return self.governor is not None and self.governor.paused
+
+    def _retries(self) -> list:
+        """Batches the failing primary could not infer, once the fallback serves them (governor)."""
+        return self.governor.retries() if self.governor is not None else []
 
     def _prepare(self, batch) -> PreparedBatch | None:
         if not batch:
@@ -175,13 +216,17 @@ class Service:
         try:
             results = self.processor.complete(prepared)
         except Exception:
-            self._batch_failed(prepared.frames)
+            self._batch_failed(prepared.frames, by_previous=not self.processor.prepared_by_current(prepared))
             return
         self._publish(results, len(prepared.frames))
 
-    def _batch_failed(self, batch) -> None:
-        """Count and log (rate-limited) a failed batch; call from the `except` block."""
+    def _batch_failed(self, batch, *, by_previous: bool = False) -> None:
+        """Count and log (rate-limited) a failed batch; call from the `except` block.
+        by_previous: a detector replaced since prepared and inferred it (its failure is not the
+        serving one's)."""
         self.counters.batch_failed(exception_summary())
+        if self.governor is not None:
+            self.governor.engine_failed(sys.exc_info()[1], batch, by_previous=by_previous)
         self._failures.failed(f"batch of {len(batch)} frame(s) from {sorted({f.camera_id for f in batch})} failed")
 
     def _process(self, batch) -> None:
@@ -196,6 +241,9 @@ class Service:
         started = time.monotonic()
         for result in results:
             self.publisher.publish(self.topics[result.frame.camera_id], result.payload)
+        if self.governor is not None and results:
+            oldest = min(result.frame.received_monotonic for result in results)
+            self.publish_latency.record(time.monotonic(), oldest, len(results))
         self.counters.batch_done(frames, len(results))
         self.metrics.batch_published(results, started)
         self._failures.succeeded("inference works")
@@ -207,9 +255,11 @@ class Service:
             session.slot.discard()  # a device picture left in the slot goes back to its decoder
         if self._started:
             self.health.check(force=True)  # the final counters, retained
+        if self.governor is not None:
+            self.governor.close()
         self.publisher.stop()
         self.metrics.stop()
-        self._detector.close()
+        self.processor.close()
         log.info("stopped: %d frames processed", self.counters.frames)
 
 

@@ -13,6 +13,7 @@ class FpsLimiter:
     def __init__(self, max_fps: float | None) -> None:
         if max_fps is not None and max_fps <= 0:
             raise ValueError("max_fps must be > 0")
+        self.max_fps = max_fps
         self._period = 1.0 / max_fps if max_fps else 0.0
         # Accept frames a little early so a 30 fps source capped at 15 gives 15, not 10.
         self._slack = self._period * 0.1

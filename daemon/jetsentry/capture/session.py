@@ -94,6 +94,9 @@ class CameraSession:
         self.backend = backend if backend is not None else choose_backend(camera, capture)
         self._backoff = Backoff(capture.backoff_base_s, capture.backoff_cap_s, rng)
         self._limiter = FpsLimiter(camera.fps_cap)
+        # The governor's load-shedding cap, below fps_cap; replaced whole (set_policy_fps_cap),
+        # so the frame thread reads it without a lock.
+        self._policy_limiter: FpsLimiter | None = None
         self._capture_clock = None  # GStreamer's, made with the first GStreamer connection
         # Files play at their own frame rate (sync=true), as a camera would deliver them;
         # unpaced and dropping they would decode as fast as the CPU allows and starve
@@ -123,6 +126,7 @@ class CameraSession:
         self._decoded = 0
         self._frames = 0
         self._dropped_fps = 0
+        self._dropped_policy = 0
         self._last_frame_at: float | None = None
         # Written only by the session thread.
         self._reconnects = 0
@@ -162,6 +166,7 @@ class CameraSession:
                 decoded=self._decoded,
                 dropped_fps_cap=self._dropped_fps,
                 dropped_slot=self._slot.dropped,
+                dropped_policy=self._dropped_policy,
                 reconnects=self._reconnects,
                 loops=self._loops,
                 decode_errors=self._decode.decode_errors,
@@ -170,6 +175,20 @@ class CameraSession:
                 transitions=tuple(self._transitions),
                 retries=tuple(self._retries),
             )
+
+    @property
+    def policy_fps_cap(self) -> float | None:
+        limiter = self._policy_limiter
+        return None if limiter is None else limiter.max_fps
+
+    def set_policy_fps_cap(self, fps: float | None) -> None:
+        """Hand over at most `fps` frames per second (as well as fps_cap) until changed; None lifts it.
+
+        The load-shedding cap of the health governor; frames it drops are counted apart
+        (`SessionStats.dropped_policy`) and still take sequence numbers, as fps_cap drops do.
+        The connection stays open."""
+        self._policy_limiter = None if fps is None else FpsLimiter(fps)
+        log.info("camera %s: load-shedding cap %s", self.camera.id, "lifted" if fps is None else f"{fps:g} fps")
 
     def start(self) -> None:
         if self._thread is not None:
@@ -320,6 +339,9 @@ class CameraSession:
             self._handover_cancel.clear()
         self._waiting_for_consumer = False
         self._limiter.reset()
+        policy = self._policy_limiter
+        if policy is not None:
+            policy.reset()
         if self._capture_clock is not None:
             self._capture_clock.reset()
         self._last_frame_at = None
@@ -328,7 +350,7 @@ class CameraSession:
     def _watch(self, connection: Connection, started_at: float) -> str:
         capture = self._capture
         decoded_at_start = pass_start = self._decoded
-        handled_at_start = self._frames + self._dropped_fps
+        handled_at_start = self._frames + self._dropped_fps + self._dropped_policy
         streaming = flowing = False
         while True:
             event = connection.next_event(POLL_S)
@@ -364,7 +386,7 @@ class CameraSession:
                         f"no frame from {self._source.masked} within connect timeout {capture.connect_timeout_s:g} s"
                     )
             else:
-                if not flowing and self._frames + self._dropped_fps > handled_at_start:
+                if not flowing and self._frames + self._dropped_fps + self._dropped_policy > handled_at_start:
                     # A frame made it through the hand-over: the source works.  (Not at the
                     # first decoded frame: a hand-over failing on every frame must keep
                     # backing off, and log once.)
@@ -391,8 +413,13 @@ class CameraSession:
         self._decoded += 1
         seq = self._seq
         self._seq += 1
-        if not self._limiter.admit(self._last_frame_at if pts_s is None else pts_s):
+        ts = self._last_frame_at if pts_s is None else pts_s
+        if not self._limiter.admit(ts):
             self._dropped_fps += 1
+            return Delivery.DROPPED
+        policy = self._policy_limiter
+        if policy is not None and not policy.admit(ts):
+            self._dropped_policy += 1
             return Delivery.DROPPED
         frame = Frame(self.camera.id, seq, make_picture(), capture_ts(), self._clock())
         if self._lossless:

@@ -34,6 +34,7 @@ class SessionStats:
     decoded: int  # decoded frames, before the fps cap
     dropped_fps_cap: int  # decoded but above the fps cap
     dropped_slot: int  # replaced in the slot before anyone took them
+    dropped_policy: int  # decoded but above the governor's load-shedding cap (set_policy_fps_cap)
     reconnects: int  # CONNECTING attempts after the first
     loops: int  # file restarts at end of stream (on_eos=loop)
     # Demuxer/parser/decoder errors and warnings, FFmpeg's decode errors, and file passes
@@ -46,4 +47,4 @@ class SessionStats:
 
     @property
     def dropped(self) -> int:
-        return self.dropped_fps_cap + self.dropped_slot
+        return self.dropped_fps_cap + self.dropped_slot + self.dropped_policy

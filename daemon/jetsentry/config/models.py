@@ -19,6 +19,7 @@ from pydantic import (
 )
 
 from jetsentry.config.backends import BackendConfig, OnnxRuntimeCpuBackend, move_legacy_cpu_fields
+from jetsentry.config.governor import GovernorConfig
 from jetsentry.config.limits import check_element_name, check_host, check_text, path_problem, quoted, utf8_size
 from jetsentry.config.metrics import MetricsConfig
 from jetsentry.config.mqtt_names import MQTT_STRING_MAX_BYTES, check_client_id, check_mqtt_text, check_topic_prefix
@@ -82,6 +83,11 @@ class CameraConfig(StrictModel):
     enabled: bool = Field(True, description="Disabled cameras are not opened.")
     fps_cap: float | None = Field(
         None, gt=0, le=240, description="At most this many frames per second are handed to inference."
+    )
+    priority: int = Field(
+        0, ge=-1000, le=1000,
+        description="Load shedding lowers the frame rate of lower-priority cameras first (ties: the later "
+        "camera in this list first) and restores higher-priority ones first.",
     )
     on_eos: Literal["stop", "loop"] = Field("loop", description="Video files: stop or loop at end of stream.")
     realtime: bool = Field(
@@ -346,6 +352,10 @@ class AppConfig(StrictModel):
     logging: LoggingConfig = Field(default_factory=LoggingConfig, description="Logging.")
     health: HealthConfig = Field(default_factory=lambda: HealthConfig(), description="Health reporting and exit.")
     metrics: MetricsConfig = Field(default_factory=MetricsConfig, description="Prometheus metrics and status.")
+    governor: GovernorConfig = Field(
+        default_factory=GovernorConfig,
+        description="Health governor: falls back to another backend when the GPU overheats or fails, sheds load.",
+    )
 
     @field_validator("device_id")
     @classmethod
@@ -356,6 +366,12 @@ class AppConfig(StrictModel):
     @classmethod
     def _state_dir(cls, value: Path) -> Path:
         return _usable_path(value)
+
+    @property
+    def governor_enabled(self) -> bool:
+        """governor.enabled resolved: auto is on for a GPU model.backend."""
+        enabled = self.governor.enabled
+        return self.model.backend.type != "onnxruntime-cpu" if enabled == "auto" else bool(enabled)
 
     @model_validator(mode="after")
     def _unique_cameras(self) -> "AppConfig":

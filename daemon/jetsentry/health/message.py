@@ -26,7 +26,8 @@ class _Part(BaseModel):
 class CameraHealth(_Part):
     state: SessionState = Field(description="Capture session state.")
     frames: Count = Field(description="Frames handed to inference since the daemon started.")
-    dropped: Count = Field(description="Frames dropped by fps_cap or because inference was busy.")
+    dropped: Count = Field(description="Frames dropped by fps_cap, because inference was busy, or by load shedding.")
+    dropped_policy: Count = Field(description="Of those, frames dropped by the governor's load shedding.")
     reconnects: Count = Field(description="Connection attempts after the first.")
     decode_errors: Count = Field(description="Decoder errors and warnings since the daemon started.")
     last_error: str | None = Field(description="The latest capture error, or null.")
@@ -48,6 +49,21 @@ class MqttHealth(_Part):
     reconnects: Count = Field(description="Connection attempts after the first.")
 
 
+class GovernorHealth(_Part):
+    mode: Literal["normal", "shedding", "cpu_fallback"] = Field(
+        description="normal: the primary backend serves every camera at its rate; shedding: some cameras' "
+        "frame rates are lowered; cpu_fallback: the fallback backend serves (shedding may also be on)."
+    )
+    backend: str = Field(description="The backend serving now, naming its device, e.g. onnxruntime-cuda.")
+    since: UtcTimestamp = Field(description="When the governor entered this mode.")
+    reason: str = Field(description="Why the governor is in this mode (its latest decision).")
+    temperatures_c: dict[str, float] = Field(description="Latest temperatures, sensor or zone -> °C.")
+    gpu_load: float | None = Field(description="GPU busy share 0..1; null when no monitor reads it.")
+    gpu_memory_used_bytes: int | None = Field(description="Device memory in use; null when no monitor reads it.")
+    switches: Count = Field(description="Backend switches since the daemon started.")
+    shed_cameras: dict[str, float] = Field(description="Camera id -> the frame rate cap load shedding holds it at.")
+
+
 class HealthMessage(_Part):
     model_config = message_config(SCHEMA_ID)
 
@@ -64,3 +80,6 @@ class HealthMessage(_Part):
     cameras: dict[str, CameraHealth] = Field(description="Per enabled camera, by camera id.")
     inference: InferenceHealth = Field(description="The inference loop's counters.")
     mqtt: MqttHealth = Field(description="The broker connection and the outbox.")
+    governor: GovernorHealth | None = Field(
+        None, description="The health governor's state; null when the governor is off (governor.enabled)."
+    )

@@ -60,6 +60,7 @@ class HealthReporter:
         topic: str,
         interval_s: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
+        governor: Callable[[], dict | None] | None = None,
     ) -> None:
         self._sessions = sessions
         self._counters = counters
@@ -69,6 +70,7 @@ class HealthReporter:
         self.topic = topic
         self._interval_s = interval_s
         self._clock = clock
+        self._governor = governor  # the governor's health part (a GovernorHealth dict), or None
         self._last_assessed = -float("inf")
         self._last_report = clock()
         self._last_frames = 0
@@ -82,19 +84,20 @@ class HealthReporter:
         self._last_assessed = now
         sessions = {camera_id: session.stats for camera_id, session in self._sessions.items()}
         publisher = self._publisher.stats()
+        governor = self._governor() if self._governor is not None else None
         subjects = self.state.current.subjects
-        change = self.state.update(self._facts(sessions, publisher))
+        change = self.state.update(self._facts(sessions, publisher, governor))
         if change is not None:
             log.log(logging.WARNING if change.worse else logging.INFO, "health %s -> %s: %s",
                     change.previous.value, change.state.value, change.reason)
         periodic = now - self._last_report >= self._interval_s
         if force or periodic or change is not None or self.state.current.subjects != subjects:
-            message = self._report(sessions, publisher, now)
+            message = self._report(sessions, publisher, now, governor)
             if periodic:
                 log.info("health %s", message)
         return change
 
-    def _facts(self, sessions: Mapping[str, object], publisher) -> StageFacts:
+    def _facts(self, sessions: Mapping[str, object], publisher, governor: dict | None = None) -> StageFacts:
         counters = self._counters
         return StageFacts(
             cameras={
@@ -105,9 +108,11 @@ class HealthReporter:
             last_batch_error=counters.last_batch_error,
             # Before the first connection attempt has ended, the broker is not yet known unreachable.
             broker_unreachable=not publisher.connected and (publisher.connects > 0 or publisher.reconnects > 0),
+            governor_mode=governor["mode"] if governor else "normal",
+            governor_reason=governor["reason"] if governor else "",
         )
 
-    def _report(self, sessions: Mapping[str, object], publisher, now: float) -> str:
+    def _report(self, sessions: Mapping[str, object], publisher, now: float, governor: dict | None = None) -> str:
         """Build, keep and publish (retained) the health message; returns its JSON text."""
         counters, status = self._counters, self.state.current
         fps = (counters.frames - self._last_frames) / max(now - self._last_report, 1e-9)
@@ -124,6 +129,7 @@ class HealthReporter:
                     "state": stats.state.value,
                     "frames": stats.frames,
                     "dropped": stats.dropped,
+                    "dropped_policy": stats.dropped_policy,
                     "reconnects": stats.reconnects,
                     "decode_errors": stats.decode_errors,
                     "last_error": stats.last_error,
@@ -144,6 +150,7 @@ class HealthReporter:
                 "dropped_overflow": publisher.dropped_overflow,
                 "reconnects": publisher.reconnects,
             },
+            governor=governor,
         )
         text = message.model_dump_json(by_alias=True)
         self.latest = message.model_dump(by_alias=True)

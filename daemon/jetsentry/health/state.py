@@ -10,7 +10,8 @@ Rules (each matching rule adds one reason; the worst rule sets the state):
   ``failing_after_batches`` inference batches failed in a row.
 - degraded: some camera FAILED, RECOVERING or reconnecting; a camera had decode errors in the
   last ``recent_s`` seconds; an inference batch failed (fewer in a row than the failing
-  threshold); the MQTT broker is unreachable.
+  threshold); the MQTT broker is unreachable; the health governor sheds load or serves from
+  its fallback backend.
 - ok: none of these.  A camera that STOPPED (a file at its end with ``on_eos: stop``) is not
   a fault.
 """
@@ -48,6 +49,8 @@ class StageFacts:
     consecutive_batch_failures: int = 0
     last_batch_error: str | None = None
     broker_unreachable: bool = False  # a connection attempt failed or the connection was lost
+    governor_mode: str = "normal"  # normal, shedding or cpu_fallback (governor/runner.py)
+    governor_reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,8 @@ class HealthState:
         reasons = tuple(self._camera_reasons(facts.cameras, now) + self._inference_reasons(facts))
         if facts.broker_unreachable:
             reasons += (Reason("mqtt", Health.DEGRADED, "broker unreachable; messages wait in the outbox"),)
+        if facts.governor_mode != "normal":
+            reasons += (Reason("governor", Health.DEGRADED, f"{facts.governor_mode}: {facts.governor_reason}"),)
         state = max((r.state for r in reasons), key=_RANK.__getitem__, default=Health.OK)
         previous = self.current
         if state == previous.state:

@@ -10,7 +10,7 @@ from jetsentry.publish.message import (
 )
 from jetsentry.publish.mqtt import MqttPublisher, PublisherStats
 from jetsentry.publish.outbox import MemoryOutbox, Outbox, OutgoingMessage
-from jetsentry.publish.topics import detections_topic, health_topic, status_topic
+from jetsentry.publish.topics import detections_topic, events_topic, health_topic, status_topic
 
 __all__ = [
     "LATENCY_STAGES",
@@ -24,6 +24,7 @@ __all__ = [
     "PublisherStats",
     "build_detections_message",
     "detections_topic",
+    "events_topic",
     "format_utc_ms",
     "health_topic",
     "status_topic",

@@ -1,7 +1,8 @@
 """JSON Schemas of the published messages, generated from their pydantic models.
 
 `python -m jetsentry.publish.schema > config/detections.schema.json` and
-`python -m jetsentry.publish.schema health > config/health.schema.json` regenerate the
+`python -m jetsentry.publish.schema health > config/health.schema.json` and
+`python -m jetsentry.publish.schema events > config/events.schema.json` regenerate the
 committed files; a test fails when one is out of date.
 """
 
@@ -13,10 +14,13 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from jetsentry.governor.events import GovernorEvent
 from jetsentry.health.message import HealthMessage
 from jetsentry.publish.message import DetectionsMessage
 
-MESSAGES: dict[str, type[BaseModel]] = {"detections": DetectionsMessage, "health": HealthMessage}
+MESSAGES: dict[str, type[BaseModel]] = {
+    "detections": DetectionsMessage, "health": HealthMessage, "events": GovernorEvent,
+}
 
 
 def message_schema(kind: str) -> dict:

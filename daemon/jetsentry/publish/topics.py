@@ -1,4 +1,4 @@
-"""MQTT topic names: {prefix}/{device_id}/{camera_id}/detections, {prefix}/{device_id}/status and .../health.
+"""MQTT topic names: {prefix}/{device_id}/{camera_id}/detections, {prefix}/{device_id}/status, .../health and .../events.
 
 The rules (config/mqtt_names.py) are the config models' own, so a topic built from a
 validated config always passes; callers with other strings get a ValueError."""
@@ -26,3 +26,7 @@ def status_topic(prefix: str, device_id: str) -> str:
 
 def health_topic(prefix: str, device_id: str) -> str:
     return check_topic(f"{_prefix(prefix)}/{_level(device_id, 'device_id')}/health")
+
+
+def events_topic(prefix: str, device_id: str) -> str:
+    return check_topic(f"{_prefix(prefix)}/{_level(device_id, 'device_id')}/events")

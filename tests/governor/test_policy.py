@@ -1,0 +1,169 @@
+"""The backend policy as a pure state machine: readings and errors in, decisions out."""
+
+from __future__ import annotations
+
+import pytest
+
+from jetsentry.governor.policy import Action, BackendPolicy, BackendState, Conditions, PolicySettings
+
+SETTINGS = PolicySettings(t_hot_c=90.0, t_cool_c=80.0, cooldown_s=60.0, engine_errors=3, error_window_s=30.0)
+
+
+def hot(t: float) -> Conditions:
+    return Conditions(max_temperature_c=t, hottest="tj-thermal")
+
+
+def actions(decisions) -> list[Action]:
+    return [d.action for d in decisions]
+
+
+def fall_back(policy: BackendPolicy, now: float) -> None:
+    """Carry out a FALL_BACK: the fallback is warm at `now`."""
+    assert actions(policy.fallback_ready(now)) == [Action.SWITCH_TO_FALLBACK]
+
+
+def test_crossing_t_hot_once_falls_back_once_with_the_reading_in_the_reason():
+    policy = BackendPolicy(SETTINGS)
+    assert policy.observe(hot(89.9), 0.0) == []
+    assert policy.observe(hot(90.0), 1.0) == []  # at t_hot is not above it
+    decisions = policy.observe(hot(91.5), 2.0)
+    assert actions(decisions) == [Action.FALL_BACK]
+    assert "tj-thermal 91.5 °C above t_hot 90 °C" in decisions[0].reason
+    assert policy.state is BackendState.FALLING_BACK
+    assert policy.observe(hot(95.0), 3.0) == []  # no second decision while the fallback warms up
+    fall_back(policy, 3.5)
+    assert policy.on_fallback and policy.switches == 1
+    for second in range(4, 200):
+        assert policy.observe(hot(95.0), float(second)) == []
+
+
+def test_oscillating_around_t_hot_switches_once():
+    policy = BackendPolicy(SETTINGS)
+    switches = 0
+    for tick in range(3600):  # an hour, one reading a second, alternating 89 / 91
+        decisions = policy.observe(hot(91.0 if tick % 2 else 89.0), float(tick))
+        if Action.FALL_BACK in actions(decisions):
+            fall_back(policy, float(tick))
+        switches = policy.switches
+    assert switches == 1
+    assert policy.state is BackendState.FALLBACK  # 89 °C is above t_cool: the way back never opens
+
+
+def test_oscillating_between_hot_and_cool_returns_at_most_once_per_cooldown():
+    # 30 s hot, 90 s cool, repeated: each cool phase is longer than the cooldown, so one return per cycle.
+    policy = BackendPolicy(SETTINGS)
+    returns = 0
+    for tick in range(1200):
+        cool = tick % 120 >= 30
+        decisions = policy.observe(hot(70.0 if cool else 95.0), float(tick))
+        if Action.FALL_BACK in actions(decisions):
+            fall_back(policy, float(tick))
+        if Action.PREPARE_PRIMARY in actions(decisions):
+            assert actions(policy.primary_ready(float(tick))) == [Action.SWITCH_TO_PRIMARY]
+            returns += 1
+    assert returns == 10 and policy.switches == 20
+    # Cool phases shorter than the cooldown: never back.
+    policy = BackendPolicy(SETTINGS)
+    for tick in range(1200):
+        decisions = policy.observe(hot(70.0 if tick % 60 >= 10 else 95.0), float(tick))
+        if Action.FALL_BACK in actions(decisions):
+            fall_back(policy, float(tick))
+        assert Action.PREPARE_PRIMARY not in actions(decisions)
+    assert policy.switches == 1
+
+
+def test_cooldown_is_honoured_and_restarts_when_it_warms_up_again():
+    policy = BackendPolicy(SETTINGS)
+    policy.observe(hot(95.0), 0.0)
+    fall_back(policy, 1.0)
+    assert policy.observe(hot(79.0), 10.0) == []  # cool since 10 s
+    assert policy.observe(hot(79.0), 69.9) == []
+    assert policy.observe(hot(85.0), 69.95) == []  # between t_cool and t_hot: the cooldown restarts
+    assert policy.observe(hot(79.0), 70.0) == []
+    assert policy.observe(hot(79.0), 129.9) == []
+    decisions = policy.observe(hot(79.0), 130.0)
+    assert actions(decisions) == [Action.PREPARE_PRIMARY]
+    assert "at or below t_cool 80 °C for 60 s" in decisions[0].reason
+    assert policy.on_fallback  # the fallback serves while the primary is rebuilt
+    assert actions(policy.primary_ready(131.0)) == [Action.SWITCH_TO_PRIMARY]
+    assert policy.state is BackendState.PRIMARY and policy.switches == 2
+
+
+def test_warming_up_while_the_primary_is_prepared_cancels_the_return():
+    policy = BackendPolicy(SETTINGS)
+    policy.observe(hot(95.0), 0.0)
+    fall_back(policy, 0.5)
+    policy.observe(hot(70.0), 1.0)
+    assert actions(policy.observe(hot(70.0), 61.0)) == [Action.PREPARE_PRIMARY]
+    decisions = policy.observe(hot(88.0), 62.0)
+    assert actions(decisions) == [Action.CANCEL_PRIMARY] and "88.0 °C above t_cool" in decisions[0].reason
+    assert policy.primary_ready(63.0) == []  # a late build is not used
+    assert policy.state is BackendState.FALLBACK and policy.switches == 1
+
+
+def test_failing_probe_keeps_the_fallback_and_restarts_the_cooldown():
+    policy = BackendPolicy(SETTINGS)
+    policy.observe(hot(95.0), 0.0)
+    fall_back(policy, 0.5)
+    policy.observe(hot(70.0), 1.0)
+    assert actions(policy.observe(hot(70.0), 61.0)) == [Action.PREPARE_PRIMARY]
+    decisions = policy.primary_failed("primary: probe batch gave non-finite boxes or scores", 62.0)
+    assert actions(decisions) == [Action.PRIMARY_FAILED] and "non-finite" in decisions[0].reason
+    assert policy.state is BackendState.FALLBACK and policy.switches == 1
+    assert policy.observe(hot(70.0), 121.9) == []  # a whole new cooldown from the failure
+    assert actions(policy.observe(hot(70.0), 122.0)) == [Action.PREPARE_PRIMARY]
+
+
+def test_engine_errors_within_the_window_fall_back_and_outside_it_do_not():
+    policy = BackendPolicy(SETTINGS)
+    # Three errors, but never three within 30 s.
+    for now in (0.0, 20.0, 40.0, 60.0, 80.0):
+        assert policy.engine_error("cuda_launch_failure", now) == []
+    assert policy.state is BackendState.PRIMARY
+    assert policy.engine_error("cuda_out_of_memory", 95.0) == []  # 60 left the window: 80, 95
+    decisions = policy.engine_error("cuda_out_of_memory", 100.0)  # 80, 95, 100
+    assert actions(decisions) == [Action.FALL_BACK]
+    assert decisions[0].reason == "3 engine errors within 30 s (last: cuda_out_of_memory)"
+
+
+def test_fallback_errors_do_not_count_and_errors_are_forgotten_after_a_return():
+    policy = BackendPolicy(SETTINGS)
+    for now in (0.0, 1.0, 2.0):
+        decisions = policy.engine_error("cuda_error", now)
+    assert actions(decisions) == [Action.FALL_BACK]
+    fall_back(policy, 3.0)
+    for now in range(4, 20):
+        assert policy.engine_error("onnxruntime_error", float(now)) == []  # the CPU backend's own
+    policy.observe(Conditions(), 20.0)  # no temperatures at all: only time and the GPU count
+    decisions = policy.observe(Conditions(), 80.0)
+    assert actions(decisions) == [Action.PREPARE_PRIMARY] and "no temperature reading" in decisions[0].reason
+    policy.primary_ready(81.0)
+    assert policy.engine_error("cuda_error", 82.0) == [] and policy.engine_error("cuda_error", 83.0) == []
+    assert actions(policy.engine_error("cuda_error", 84.0)) == [Action.FALL_BACK]
+
+
+def test_gpu_lost_falls_back_at_once_and_returns_only_after_it_is_back_for_the_cooldown():
+    policy = BackendPolicy(SETTINGS)
+    decisions = policy.observe(Conditions(max_temperature_c=50.0, gpu_lost=True), 0.0)
+    assert actions(decisions) == [Action.FALL_BACK] and decisions[0].reason == "GPU lost"
+    fall_back(policy, 0.5)
+    for now in range(1, 300):
+        assert policy.observe(Conditions(max_temperature_c=50.0, gpu_lost=True), float(now)) == []
+    assert policy.observe(Conditions(max_temperature_c=50.0), 300.0) == []  # back: the cooldown starts
+    assert policy.observe(Conditions(max_temperature_c=50.0), 359.0) == []
+    assert actions(policy.observe(Conditions(max_temperature_c=50.0), 360.0)) == [Action.PREPARE_PRIMARY]
+
+
+def test_a_fallback_that_cannot_be_built_keeps_the_primary_and_retries_later():
+    policy = BackendPolicy(SETTINGS)
+    policy.observe(hot(95.0), 0.0)
+    decisions = policy.fallback_failed("fallback: ModelError: no such file", 1.0)
+    assert actions(decisions) == [Action.FALLBACK_FAILED] and "no such file" in decisions[0].reason
+    assert policy.state is BackendState.PRIMARY and policy.switches == 0
+    assert policy.observe(hot(95.0), 2.0) == []  # not rebuilt at every reading
+    assert actions(policy.observe(hot(95.0), 1.0 + SETTINGS.retry_s)) == [Action.FALL_BACK]
+
+
+def test_settings_refuse_t_cool_at_or_above_t_hot():
+    with pytest.raises(ValueError, match="t_cool_c .80. must be below t_hot_c .80."):
+        PolicySettings(t_hot_c=80, t_cool_c=80, cooldown_s=1, engine_errors=1, error_window_s=1)

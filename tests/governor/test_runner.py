@@ -1,0 +1,96 @@
+"""The governor's runner in process: real policy, switch, frame processor and thermal monitor (a FAKE Jetson
+sysfs tree), events collected instead of published."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from jetsentry.config.models import AppConfig
+from jetsentry.detector_switch import DetectorSwitch
+from jetsentry.governor.runner import Governor
+from jetsentry.health.message import GovernorHealth
+from jetsentry.health.monitors import MonitorSet, build_monitors
+from jetsentry.health.monitors.engine_errors import classify_engine_error
+from jetsentry.infer import Detector
+from jetsentry.infer.onnx_engine import OnnxRuntimeEngine
+from jetsentry.pipeline import FrameProcessor
+from tests.governor.sysfs_tree import FakeThermalZones
+from tests.governor.test_detector_switch import frames, model
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("models")
+    return {"primary": model(folder / "primary.onnx"), "other": model(folder / "other.onnx", classes=("cat", "fish"))}
+
+
+def make(tmp_path, models, build_fallback):
+    zones = FakeThermalZones(tmp_path / "jetson", {"tj-thermal": 50.0})
+    cfg = AppConfig.model_validate({
+        "device_id": "dev", "cameras": [{"id": "cam1", "source": "test://ball"}],
+        "model": {"path": models["primary"]},
+        "governor": {"enabled": True, "interval_s": 0.05, "cooldown_s": 0.2, "shedding": {"enabled": False},
+                     "monitors": {"sysfs_root": str(zones.root), "jetson_gpu_load": False}},
+    })
+    build_primary = lambda: Detector(OnnxRuntimeEngine(models["primary"], threads=1))  # noqa: E731
+    processor = FrameProcessor(build_primary(), device_id="dev", tracker=cfg.tracker)
+    published: list[dict] = []
+    governor = Governor(cfg, switch=DetectorSwitch(processor), monitors=MonitorSet(build_monitors(
+        cfg.governor.monitors.settings())), sessions={}, publish=lambda p: published.append(json.loads(p)),
+        build_primary=build_primary, build_fallback=build_fallback, primary_backend="onnxruntime-cpu",
+        fallback_backend="onnxruntime-cpu", classify=classify_engine_error)
+    governor.start()
+    return zones, processor, governor, published
+
+
+def serve_until(processor, governor, published, kind, timeout_s=20.0):
+    deadline = time.monotonic() + timeout_s
+    while not any(e["type"] == kind for e in published):
+        assert time.monotonic() < deadline, f"no {kind} event; events: {published}"
+        processor.process([next(frames(1, ("cam1",)))])
+        governor.tick()
+        time.sleep(0.01)
+
+
+def test_a_fallback_that_cannot_be_built_leaves_the_primary_serving_and_is_reported(tmp_path, models):
+    def missing():
+        raise FileNotFoundError("model file /nowhere.int8.onnx")
+
+    zones, processor, governor, published = make(tmp_path, models, missing)
+    primary = processor.detector
+    try:
+        zones.set("tj-thermal", 97.0)
+        serve_until(processor, governor, published, "switch_failed")
+        event = next(e for e in published if e["type"] == "switch_failed")
+        assert "fallback backend failed, primary keeps serving" in event["reason"]
+        assert "/nowhere.int8.onnx" in event["reason"] and event["mode"] == "normal"
+        assert processor.detector is primary and governor.mode == "normal" and governor.policy.switches == 0
+        part = governor.health_part()
+        GovernorHealth(**part)  # the health message's part, as the reporter sends it
+        assert part["temperatures_c"] == {"tj-thermal": 97.0} and part["backend"] == "onnxruntime-cpu"
+    finally:
+        governor.close()
+        processor.close()
+
+
+def test_a_fallback_with_other_classes_resets_the_trackers_with_an_event(tmp_path, models):
+    zones, processor, governor, published = make(
+        tmp_path, models, lambda: Detector(OnnxRuntimeEngine(models["other"], threads=1)))
+    try:
+        for _ in range(3):
+            processor.process([next(frames(1, ("cam1",)))])
+        zones.set("tj-thermal", 97.0)
+        serve_until(processor, governor, published, "trackers_reset")
+        assert [e["type"] for e in published] == ["fallback", "trackers_reset"]
+        assert governor.mode == "cpu_fallback" and governor.health_part()["switches"] == 1
+        labels = {d["label"] for r in processor.process([next(frames(1, ("cam1",)))])
+                  for d in json.loads(r.payload)["detections"]}
+        assert labels == {"cat"}
+        # The person's track 1 was dropped; the cat got a new id, counting on.
+        assert processor.process([next(frames(1, ("cam1",)))])[0].detections.track_ids.tolist() == [2]
+    finally:
+        governor.close()
+        processor.close()
