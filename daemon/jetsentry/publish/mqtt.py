@@ -81,6 +81,9 @@ class _Link:
 class MqttPublisher:
     """Publishes to one broker with a bounded outbox, its own reconnect loop and a status topic.
 
+    Every topic is under `{prefix}/{device_id}/` (publish() refuses others), the branch a
+    per-device broker ACL grants (config/mosquitto/acl.example).
+
     `{prefix}/{device_id}/status` is retained `online` after each connect and `offline`
     after stop(); the broker publishes `offline` itself (Last Will) if the process dies.
     on_connection_change(connected) is called on the network thread; exceptions in it
@@ -100,6 +103,8 @@ class MqttPublisher:
         self._cfg = cfg
         self.device_id = device_id
         self.status_topic = status_topic(cfg.topic_prefix, device_id)
+        # Everything this device publishes is under its own branch, which the broker's ACL grants it.
+        self.own_prefix = f"{cfg.topic_prefix}/{device_id}/"
         self.client_id = cfg.client_id or f"jetsentry-{device_id}"
         self._outbox: Outbox = outbox if outbox is not None else MemoryOutbox(cfg.queue_max)
         self._on_connection_change = on_connection_change
@@ -141,6 +146,9 @@ class MqttPublisher:
             raise RuntimeError("publish() after stop()")
         if not isinstance(topic, str) or not topic or "+" in topic or "#" in topic:
             raise ValueError(f"cannot publish to topic {topic!r}: it must be non-empty, without '+' or '#'")
+        if not topic.startswith(self.own_prefix):
+            raise ValueError(f"cannot publish to topic {topic!r}: device {self.device_id!r} publishes only under "
+                             f"{self.own_prefix!r}")
         if not isinstance(payload, (bytes, bytearray)):
             raise TypeError(f"payload must be bytes, got {type(payload).__name__}")
         if len(payload) > MAX_PAYLOAD_BYTES:
