@@ -42,11 +42,14 @@ class ConsumerProcess:
             return []
         return [json.loads(line) for line in self.out.read_text().splitlines()]
 
-    def stop(self) -> int:
-        self.proc.send_signal(signal.SIGTERM)
-        rc = self.proc.wait(20)
+    def wait(self, timeout: float = 20) -> int:
+        rc = self.proc.wait(timeout)
         self._reader.join(5)
         return rc
+
+    def stop(self) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        return self.wait()
 
 
 class Producer:

@@ -165,3 +165,19 @@ def test_fleet_consumer_reads_through_a_shared_subscription_under_the_acl(fleet_
     wait_until(lambda: len(consumer.lines()) >= 3, 20, "dev1's messages through $share")
     assert consumer.stop() == 0
     assert [line["seq"] for line in consumer.lines()] == [0, 1, 2]
+
+
+@pytest.mark.parametrize(("client", "expected"), [
+    (None, "refused: the broker requires a client certificate"),
+    ("other-ca", "refused: the broker does not trust the CA that signed mqtt.tls.cert_file"),
+])
+def test_consumer_refused_by_the_broker_exits_1_naming_why(fleet_broker, ca, tmp_path, client, expected):
+    from tests.consume.test_consume import ConsumerProcess
+
+    args = ["--ca-file", str(ca.cert_file)]
+    if client == "other-ca":
+        other = CertificateAuthority(tmp_path / "other", name="other CA").issue("fleet-consumer")
+        args += ["--cert-file", str(other.cert_file), "--key-file", str(other.key_file)]
+    consumer = ConsumerProcess(fleet_broker, tmp_path / "out.jsonl", "refused-consumer", *args)
+    assert consumer.wait(30) == 1
+    assert expected in consumer.stderr and "Traceback" not in consumer.stderr, consumer.stderr

@@ -156,3 +156,18 @@ def test_context_refuses_tls_older_than_1_2(pki):
     context = client_context(TlsConfig(ca_file=pki.ca.cert_file))
     assert context.minimum_version == ssl.TLSVersion.TLSv1_2
     assert context.check_hostname and context.verify_mode == ssl.CERT_REQUIRED
+
+
+def test_certificate_expiring_while_running_is_named_at_the_next_attempt(tmp_path, pki, publishers, caplog):
+    caplog.set_level(logging.ERROR, "jetsentry.publish.mqtt")
+    cert_file, key_file = tmp_path / "dev1.crt", tmp_path / "dev1.key"
+    cert_file.write_bytes(pki.client.cert_file.read_bytes())
+    key_file.write_bytes(pki.client.key_file.read_bytes())
+    publisher = publishers(1, tls={"ca_file": str(pki.ca.cert_file), "cert_file": str(cert_file),
+                                   "key_file": str(key_file)})  # port 1: nothing listens, attempts repeat
+    expired = pki.ca.issue("dev1", expired=True)
+    key_file.write_bytes(expired.key_file.read_bytes())  # renewed files, as a rotation would leave them
+    cert_file.write_bytes(expired.cert_file.read_bytes())
+    _log_says(caplog, f"mqtt.tls.cert_file {cert_file}: the certificate 'CN=dev1' expired on",
+              "the expiry named at connect")
+    assert publisher.stats().connects == 0
