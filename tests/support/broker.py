@@ -110,14 +110,10 @@ class Broker:
             "max_inflight_messages 0",
             "max_queued_messages 100000",
         ]
-        if self.config_text is not None:
+        if self.config_text is not None:  # it also says how clients authenticate
             lines.append(self.config_text.replace("{port}", str(self.port)))
-        else:
-            lines += self._listener_lines()
-        if self.config_text is not None:
-            pass  # the given config says how clients authenticate
         elif self.users is None:
-            lines.append("allow_anonymous true")
+            lines += [*self._listener_lines(), "allow_anonymous true"]
         else:
             password_file = self.workdir / "passwords"
             password_file.write_text("")
@@ -125,7 +121,7 @@ class Broker:
             for user, password in self.users.items():
                 subprocess.run(["mosquitto_passwd", "-b", str(password_file), user, password], check=True,
                                capture_output=True)
-            lines += ["allow_anonymous false", f"password_file {password_file}"]
+            lines += [*self._listener_lines(), "allow_anonymous false", f"password_file {password_file}"]
         if self.persistence:
             # Saved only on clean exit or SIGUSR1 (save()): tests decide what survives a kill.
             lines += ["persistence true", f"persistence_location {self.workdir}/",
