@@ -41,7 +41,7 @@ def test_key_that_does_not_match_its_certificate(tmp_path, ca):
     path = _config(tmp_path, ca_file=ca.cert_file, cert_file=client.cert_file, key_file=other.key_file)
     result = run_cli("check-config", str(path))
     assert result.returncode == 2
-    assert f"mqtt.tls.key_file {other.key_file} does not belong to the certificate 'CN=dev'" in result.stderr
+    assert f"mqtt.tls: key_file {other.key_file} does not belong to the certificate 'CN=dev'" in result.stderr
     assert "Traceback" not in result.stderr
     key_body = key_text.splitlines()[1]
     assert key_body not in result.stderr + result.stdout  # the secret is never printed
@@ -51,8 +51,7 @@ def test_expired_client_certificate(tmp_path, ca):
     client = ca.issue("dev", expired=True)
     [problem] = problems_of(_config(tmp_path, ca_file=ca.cert_file, cert_file=client.cert_file,
                                     key_file=client.key_file))
-    assert problem.startswith("mqtt.tls: ")
-    assert f"mqtt.tls.cert_file {client.cert_file}: the certificate 'CN=dev' expired on " in problem
+    assert problem.startswith(f"mqtt.tls: cert_file {client.cert_file}: the certificate 'CN=dev' expired on ")
 
 
 def test_certificate_not_yet_valid_names_the_clock(ca):
@@ -69,11 +68,11 @@ def test_expired_ca(ca):
 
 
 @pytest.mark.parametrize(("setup", "expected"), [
-    ("missing_ca", "mqtt.tls.ca_file {tmp}/nowhere.crt cannot be read: No such file or directory"),
-    ("ca_is_a_key", "mqtt.tls.ca_file {tmp}/pki/dev.key holds no PEM certificate"),
-    ("encrypted_key", "mqtt.tls.key_file {tmp}/pki/locked.key is an encrypted key; give an unencrypted one"),
+    ("missing_ca", "mqtt.tls: ca_file {tmp}/nowhere.crt cannot be read: No such file or directory"),
+    ("ca_is_a_key", "mqtt.tls: ca_file {tmp}/pki/dev.key holds no PEM certificate"),
+    ("encrypted_key", "mqtt.tls: key_file {tmp}/pki/locked.key is an encrypted key; give an unencrypted one"),
     ("key_without_cert", "key_file is set without cert_file"),
-    ("cert_without_key", "mqtt.tls.cert_file {tmp}/pki/dev.crt holds no private key: set mqtt.tls.key_file"),
+    ("cert_without_key", "mqtt.tls: cert_file {tmp}/pki/dev.crt holds no private key: set mqtt.tls.key_file"),
     ("missing_credential", "credential 'client.key' requested but $CREDENTIALS_DIRECTORY is not set"),
 ])
 def test_unusable_files_are_named(tmp_path, ca, setup, expected):

@@ -70,7 +70,10 @@ class TlsConfig(BaseModel):
     def _files_usable(self) -> "TlsConfig":
         if self.key_file is not None and self.cert_file is None:
             raise ValueError("key_file is set without cert_file: give the client certificate it belongs to")
-        check_tls_files(self)
+        try:
+            check_tls_files(self)
+        except TlsProblem as exc:  # the error's location already says mqtt.tls
+            raise ValueError(str(exc).removeprefix("mqtt.tls.")) from None
         return self
 
 
