@@ -5,7 +5,7 @@
 # 64 MiB with the working tree).  Files outside the repository stay while the machine is
 # warm, so parts carried by earlier calls wait in /tmp/parts.
 #   bash bench/gpu/lease.sh STAGE [ARGS]
-#   stages: carry (copy this call's parts), prep, tests, kernel, e2e, quantized, ultralytics, memory, run
+#   stages: carry (copy this call's parts), prep, tests, kernel, e2e, quantized, ultralytics, memory, mdwe, run
 set -u
 CARRY=$PWD/.carry/gpu
 CODE=$PWD
@@ -44,6 +44,8 @@ case "${1:-prep}" in
                --frames engines/samples/sample-scene.mp4 --count 16 --out "$OUT/check_quantized_cuda.json" 2>&1 | tail -30 ;;
   ultralytics) shift; timeout 500 python3 bench/gpu/ultralytics_compare.py --onnx /tmp/data/yolov8n-coco.onnx \
                --dynamic /tmp/yolov8n-dyn.onnx --clip /tmp/data/clip.mp4 --out "$OUT" "$@" 2>&1 | grep -v "^\s*$" | tail -30 ;;
+  mdwe) shift; timeout 300 python3 -m tests.support.mdwe_run -m pytest -q -p no:cacheprovider -c pyproject.toml --rootdir . \
+          "$@" 2>&1 | tee "$OUT/mdwe.txt" | tail -30 ;;   # the GPU tests under MemoryDenyWriteExecute's rule
   run) shift; "$@" ;;
   *) echo "unknown stage $1" ;;
 esac

@@ -45,6 +45,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     # Before the heavy imports and the model load, so that a stop during them is a clean stop.
     stop = StopRequest().install()
+    import faulthandler
+
+    # Every thread's stack on stderr (the journal) when systemd's watchdog sends SIGABRT.
+    faulthandler.enable()
     from jetsentry.malloc_arenas import cap_malloc_arenas
 
     cap_malloc_arenas()  # before the imports and stages below start threads

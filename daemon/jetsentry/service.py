@@ -7,6 +7,8 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
+
 from jetsentry.batch import FrameBatcher
 from jetsentry.batch.prefetch import PrefetchedBatches
 from jetsentry.capture import CameraSession, LatestFrameSlot
@@ -18,6 +20,7 @@ from jetsentry.metrics import DaemonSources, metrics_for
 from jetsentry.pipeline import FrameProcessor, PreparedBatch
 from jetsentry.publish import MqttPublisher, detections_topic, health_topic
 from jetsentry.signals import StopRequest
+from jetsentry.supervision import Supervisor, process_notifier
 
 log = logging.getLogger("jetsentry.service")
 
@@ -65,6 +68,8 @@ class Service:
             device_id=cfg.device_id, sessions=self.sessions, counters=self.counters, publisher=self.publisher,
             health=self.health, backend=self.processor.backend, model=detector.info.name,
             precision=detector.info.precision, outbox_capacity=cfg.mqtt.queue_max, max_batch=cfg.batching.max_batch))
+        # Heartbeats of every stage, READY/STATUS/STOPPING and the watchdog (supervision/).
+        self.supervisor = Supervisor(self.sessions, self.batcher, self.publisher, self.counters, self.health.state)
         self._failures = RepeatedFailureLog(log, interval_s=cfg.health.error_log_interval_s)
         self._detector = detector
         self._exit_code: int | None = None  # set when the daemon stops itself
@@ -84,11 +89,13 @@ class Service:
             status = _stopped_during_start_up(stop)
             self.shutdown()
             return status
+        self._warm_up()
         self.publisher.start()
         self._started = True
         self.metrics.start()
         for session in self.sessions.values():
             session.start()
+        self.supervisor.ready()
         log.info("running: %d camera(s), model %s (%s), backend %s%s", len(self.sessions),
                  self._detector.info.name, self._detector.info.precision, self.processor.backend,
                  ", next batch prepared during inference" if self.prepares_ahead else "")
@@ -104,12 +111,25 @@ class Service:
             if stop.is_set():
                 log.info("received %s, stopping", stop.reason)
         finally:
-            self.shutdown()
+            self.shutdown(stop.reason or "health failing for too long")
         return self._exit_code or 0
+
+    def _warm_up(self) -> None:
+        """One inference on a blank picture before READY=1, so the first frames do not wait for
+        what an engine sets up on its first run (ONNX Runtime's arenas, CUDA kernels).  A failure
+        is logged and the daemon goes on: its batches fail alike, and health reports them."""
+        self.supervisor.status("warming up the engine")
+        size = self.cfg.model.input_size
+        try:
+            self._detector.detect([np.zeros((size, size, 3), np.uint8)])
+        except Exception:
+            log.warning("model: the warm-up inference failed (%s); failing batches are reported in health",
+                        exception_summary())
 
     def _keeps_running(self, stop: StopRequest) -> bool:
         """Health bookkeeping between batches; False once a stop is requested or health has been
         failing for longer than allowed."""
+        self.supervisor.engine.beat()  # the inference loop turns, with or without batches
         if stop.is_set() or self._exit_code is not None:
             return False
         self.health.check()
@@ -180,7 +200,8 @@ class Service:
         self.metrics.batch_published(results, started)
         self._failures.succeeded("inference works")
 
-    def shutdown(self) -> None:
+    def shutdown(self, reason: str = "shutting down") -> None:
+        self.supervisor.stopping(reason)
         for session in self.sessions.values():
             session.stop()
             session.slot.discard()  # a device picture left in the slot goes back to its decoder
@@ -215,6 +236,7 @@ def run_service(config_path: Path, stop: StopRequest) -> int:
         if not all((cam.decoder or cfg.capture.decoder).strip() == "nvdec" for cam in cfg.cameras if cam.enabled):
             require("jetsentry run", GSTREAMER)  # only cameras all on NVDEC run without it
         backend_factory(cfg.model.backend)
+        process_notifier().status(f"loading model {cfg.model.path.name}")
         detector = Detector.from_config(
             cfg.model, EngineOptions(max_batch=cfg.batching.max_batch, state_dir=cfg.state_dir))
     except (ModelError, BackendUnavailableError, ValueError) as exc:
@@ -233,5 +255,6 @@ def run_service(config_path: Path, stop: StopRequest) -> int:
 
 
 def _stopped_during_start_up(stop: StopRequest) -> int:
+    process_notifier().stopping(f"stopping: {stop.reason} during start-up")
     log.info("received %s during start-up, stopping", stop.reason)
     return 0

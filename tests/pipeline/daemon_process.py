@@ -32,17 +32,22 @@ def daemon_config(path: Path, *, port: int, cameras: list[dict], device_id: str 
 
 
 class DaemonProcess:
-    def __init__(self, config: Path) -> None:
+    """`module` is what `python -m` runs (a test launcher may wrap jetsentry's CLI); `env`
+    adds to the environment."""
+
+    def __init__(self, config: Path, *, module: str = "jetsentry", env: dict[str, str] | None = None) -> None:
         self.config = config
+        self.module = module
+        self.env = env or {}
         self.proc: subprocess.Popen | None = None
         self._lines: list[str] = []
         self._lock = threading.Lock()
 
     def start(self) -> "DaemonProcess":
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        env = dict(os.environ, PYTHONUNBUFFERED="1", **self.env)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "jetsentry", "run", "--config", str(self.config)],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+            [sys.executable, "-m", self.module, "run", "--config", str(self.config)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=REPO,
         )
         threading.Thread(target=self._pump, daemon=True).start()
         return self

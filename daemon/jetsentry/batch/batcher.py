@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Protocol
 
 from jetsentry.capture.frame import Frame
+from jetsentry.health.heartbeat import Heartbeat
 
 
 class FrameSource(Protocol):
@@ -45,6 +46,10 @@ class FrameBatcher:
         self._max_wait_s = max_wait_s
         self._clock = clock
         self._next = 0  # round-robin start position
+        # Required only while a call runs (health/heartbeat.py): a call lasts at most `timeout`
+        # plus max_wait, also when no camera has a frame; between calls the caller's own
+        # heartbeat (the inference loop's) answers for the time.
+        self.heartbeat = Heartbeat("batcher")
 
     def _collect(self, batch: list[Frame], taken: set[str]) -> None:
         count = len(self._camera_ids)
@@ -69,6 +74,13 @@ class FrameBatcher:
 
         Returns [] when no frame arrived within `timeout`.
         """
+        self.heartbeat.start()
+        try:
+            return self._next_batch(timeout)
+        finally:
+            self.heartbeat.finish()
+
+    def _next_batch(self, timeout: float) -> list[Frame]:
         batch: list[Frame] = []
         taken: set[str] = set()
         deadline = self._clock() + timeout

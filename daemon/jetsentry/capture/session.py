@@ -51,6 +51,7 @@ from jetsentry.capture.slot import LatestFrameSlot
 from jetsentry.capture.state import TERMINAL_STATES, SessionState, SessionStats, StateChange
 from jetsentry.config.models import CameraConfig, CaptureConfig
 from jetsentry.config.source_uri import parse_source_uri
+from jetsentry.health.heartbeat import Heartbeat, wait_beating
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +114,9 @@ class CameraSession:
         self._connection: Connection | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # Beaten by the session thread at every turn (health/heartbeat.py); finished when the
+        # thread returns (stopped, end of file, FAILED): only a running session is required.
+        self.heartbeat = Heartbeat(f"capture:{camera.id}")
 
         # Written only by the connection's frame thread (connections never overlap).
         self._seq = 0
@@ -174,6 +178,7 @@ class CameraSession:
             self._set_state(SessionState.STOPPED, "camera disabled")
             return
         log.info("camera %s: starting capture from %s", self.camera.id, self._source.masked)
+        self.heartbeat.start()
         self._thread = threading.Thread(target=self._run, name=f"capture-{self.camera.id}", daemon=True)
         self._thread.start()
 
@@ -232,11 +237,18 @@ class CameraSession:
         return repeated
 
     def _run(self) -> None:
+        try:
+            self._serve()
+        finally:
+            self.heartbeat.finish()
+
+    def _serve(self) -> None:
         first = True
         rebuild = False  # reopening a file to loop it is not a reconnect
         quiet = False  # retrying after the same error again: log transitions at DEBUG
         try:
             while not self._stop.is_set():
+                self.heartbeat.beat()
                 if not first and not rebuild:
                     self._reconnects += 1
                 first = rebuild = False
@@ -255,7 +267,7 @@ class CameraSession:
                     with self._cond:
                         self._retries.append(delay)
                     self._set_state(SessionState.RECOVERING, f"{exc}; retry in {delay.delay_s:.2f} s", quiet=quiet)
-                    self._stop.wait(delay.delay_s)
+                    wait_beating(self._stop, delay.delay_s, self.heartbeat)  # a backoff is not a wedge
                     continue
                 if outcome == "eos":
                     self._set_state(SessionState.STOPPED, "end of file")
@@ -320,6 +332,7 @@ class CameraSession:
         streaming = flowing = False
         while True:
             event = connection.next_event(POLL_S)
+            self.heartbeat.beat()
             if self._stop.is_set():
                 return "stopped"
             self._decode.collect(connection.problems)

@@ -32,6 +32,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from jetsentry.infer.errors import BackendUnavailableError
+from jetsentry.supervision.notify import extended_timeout
 
 log = logging.getLogger("jetsentry.engines")
 
@@ -231,7 +232,8 @@ class EngineCache:
                 if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
                     raise
                 log.info("waiting for another process building an engine in %s", self.dir)
-                fcntl.flock(lock, fcntl.LOCK_EX)
+                with extended_timeout("waiting for another process building a TensorRT engine"):
+                    fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 yield
             finally:
@@ -259,7 +261,9 @@ class EngineCache:
             timing_path = self.timing_cache_path(key.environment)
             timing = timing_path.read_bytes() if timing_path.is_file() else None
             started = time.monotonic()
-            data, new_timing = build(timing)
+            # Under systemd, minutes beyond TimeoutStartSec= are asked for while it builds.
+            with extended_timeout(f"building the TensorRT engine for {key.model_name}"):
+                data, new_timing = build(timing)
             seconds = time.monotonic() - started
             _write_atomically(engine_path, data)
             manifest = {"format": MANIFEST_FORMAT, "key": key.fields(), "model": key.model_name,

@@ -28,6 +28,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from jetsentry.config.models import MqttConfig
 from jetsentry.config.tls import TlsProblem, client_context
 from jetsentry.backoff import Backoff, RetryDelay
+from jetsentry.health.heartbeat import Heartbeat, wait_beating
 from jetsentry.publish.outbox import MemoryOutbox, Outbox, OutgoingMessage
 from jetsentry.publish.tls_errors import describe_alert, describe_tls_error
 from jetsentry.publish.topics import status_topic
@@ -122,6 +123,8 @@ class MqttPublisher:
         self._flush_deadline = 0.0
         self._stop_deadline = 0.0
         self._said_offline = False  # a clean stop's DISCONNECT has been sent
+        # Beaten by the network thread at every turn of its loops, connected or backing off.
+        self.heartbeat = Heartbeat("publisher")
 
         self._connected = False
         self._sent = 0
@@ -137,6 +140,7 @@ class MqttPublisher:
     def start(self) -> None:
         if self._thread is not None or self._closed:
             raise RuntimeError("MqttPublisher can be started once")
+        self.heartbeat.start()
         self._thread = threading.Thread(target=self._run, name=f"mqtt-{self.client_id}", daemon=True)
         self._thread.start()
 
@@ -258,8 +262,15 @@ class MqttPublisher:
         return not self._said_offline and time.monotonic() < self._flush_deadline
 
     def _run(self) -> None:
+        try:
+            self._connect_loop()
+        finally:
+            self.heartbeat.finish()
+
+    def _connect_loop(self) -> None:
         first_attempt = True
         while self._keeps_trying():
+            self.heartbeat.beat()
             if not first_attempt:
                 self._reconnects += 1
             first_attempt = False
@@ -281,7 +292,7 @@ class MqttPublisher:
                 time.sleep(max(0.0, min(delay.delay_s, STOPPING_RETRY_S, self._flush_deadline - time.monotonic())))
                 continue
             log.info("MQTT: next connection attempt to %s:%d in %.2f s", self._cfg.host, self._cfg.port, delay.delay_s)
-            self._stopping.wait(delay.delay_s)
+            wait_beating(self._stopping, delay.delay_s, self.heartbeat)
 
     def _new_client(self) -> paho.Client:
         cfg = self._cfg
@@ -327,6 +338,7 @@ class MqttPublisher:
         client = link.client
         connack_deadline = time.monotonic() + self._cfg.keepalive_s
         while True:
+            self.heartbeat.beat()
             if link.lost or client.socket() is None:
                 return
             now = time.monotonic()
