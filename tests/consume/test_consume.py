@@ -146,7 +146,8 @@ def test_messages_without_message_id_and_malformed_ones(mosquitto_broker, produc
     (["--group", "a/b"], 2, "share group 'a/b' cannot be an MQTT topic level"),
     (["--prefix", "$SYS"], 2, "topic prefix '$SYS' must be non-empty"),
     (["--remember", "0"], 2, "--remember must be at least 1"),
-    (["--ca-file", "/nonexistent/ca.crt"], 2, "mqtt.tls.ca_file /nonexistent/ca.crt cannot be read"),
+    (["--ca-file", "/nonexistent/ca.crt"], 2, "error: --ca-file /nonexistent/ca.crt cannot be read"),
+    (["--key-file", "/nonexistent/k"], 2, "error: --key-file is set without cert_file"),
     (["--password-file", "/nonexistent"], 2, "--password-file needs --username"),
 ])
 def test_bad_arguments_exit_2_with_the_reason(tmp_path, args, code, message):

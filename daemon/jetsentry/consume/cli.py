@@ -12,6 +12,7 @@ the connection, TLS failed, output cannot be written), 2 bad arguments.
 from __future__ import annotations
 
 import argparse
+import re
 import socket
 import sys
 from pathlib import Path
@@ -65,9 +66,18 @@ def _tls_context(args: argparse.Namespace):
         return client_context(TlsConfig(ca_file=args.ca_file, cert_file=args.cert_file, key_file=args.key_file,
                                         server_name=args.server_name))
     except ValidationError as exc:
-        raise UsageError("; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())) from None
+        raise UsageError(_as_options("; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors()))) from None
     except TlsProblem as exc:
-        raise UsageError(str(exc)) from None
+        raise UsageError(_as_options(str(exc))) from None
+
+
+def _as_options(message: str) -> str:
+    """The TLS checks name config fields (mqtt.tls.ca_file, ca_file); here they are options."""
+    for field in ("ca_file", "cert_file", "key_file", "server_name"):
+        option = "--" + field.replace("_", "-")
+        message = message.replace(f"mqtt.tls.{field}", option)
+        message = re.sub(rf"(^|; ){field}\b", rf"\g<1>{option}", message)
+    return message
 
 
 def _checked(args: argparse.Namespace) -> tuple[str, str]:
