@@ -1,4 +1,4 @@
-"""The `jetsentry` command: run, status, analyze, check-config, engines, models, synth, eval, version.
+"""The `jetsentry` command: run, status, consume, analyze, check-config, engines, models, synth, eval, version.
 
 Each subcommand imports its module lazily so `jetsentry version` or
 `check-config` work without GStreamer or ONNX Runtime being importable.
@@ -90,6 +90,12 @@ def _cmd_status(argv: list[str]) -> int:
     return status_main(argv)
 
 
+def _cmd_consume(argv: list[str]) -> int:
+    from jetsentry.consume.cli import main as consume_main
+
+    return consume_main(argv)
+
+
 def _cmd_models(argv: list[str]) -> int:
     from jetsentry.convert.cli import main as models_main
 
@@ -98,7 +104,7 @@ def _cmd_models(argv: list[str]) -> int:
 
 # Subcommands that own their argument parsing.
 _DELEGATED = {"synth": _cmd_synth, "eval": _cmd_eval, "engines": _cmd_engines, "models": _cmd_models,
-              "status": _cmd_status}
+              "status": _cmd_status, "consume": _cmd_consume}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -133,6 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("status", help="show the running daemon's cameras, health, backend and queues "
                    "(see status --help)", add_help=False)
+    sub.add_parser("consume", help="receive detections messages, de-duplicated, gaps reported, as JSON lines "
+                   "(see consume --help)", add_help=False)
     sub.add_parser("engines", help="build TensorRT engines ahead of time (see engines build --help)", add_help=False)
     sub.add_parser("synth", help="generate synthetic scenes with ground truth (see synth --help)", add_help=False)
     sub.add_parser("eval", help="evaluate detection and tracking on scenes (see eval --help)", add_help=False)

@@ -31,7 +31,7 @@ def parts():
                 for cid in ("a", "b")}
     counters = ServiceCounters()
     publisher = MqttPublisher(MqttConfig(host="127.0.0.1", port=free_port()), "dev1")  # never started
-    reporter = HealthReporter(sessions, counters, publisher, HealthState(), device_id="dev1", topic="t/health")
+    reporter = HealthReporter(sessions, counters, publisher, HealthState(), device_id="dev1", topic="jetsentry/dev1/health")
     reporter.check(force=True)  # builds the health message (it waits in the unstarted publisher's outbox)
     yield sessions, counters, publisher, reporter
     publisher.stop(timeout=0.1)

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from jetsentry.publish import detections_topic, status_topic
+from jetsentry.publish import detections_topic, health_topic, status_topic
+from jetsentry.publish.topics import DEVICE_TOPICS, device_topic
 
 
 def test_topics_follow_the_prefix():
@@ -21,3 +24,14 @@ def test_ids_that_break_topics_are_rejected(device_id, camera_id, match):
 def test_bad_prefix_is_rejected():
     with pytest.raises(ValueError, match="topic prefix '/x'"):
         status_topic("/x", "dev")
+
+
+def test_device_topics_match_the_acl_example():
+    acl = (Path(__file__).resolve().parents[2] / "config" / "mosquitto" / "acl.example").read_text()
+    granted = {line.split()[-1] for line in acl.splitlines() if line.startswith("pattern ")}
+    assert {device_topic("jetsentry", "%u", name) for name in DEVICE_TOPICS} | {
+        detections_topic("jetsentry", "%u", "CAMERA").replace("/CAMERA/", "/+/")} == granted
+    assert device_topic("jetsentry", "dev1", "status") == status_topic("jetsentry", "dev1")
+    assert device_topic("jetsentry", "dev1", "health") == health_topic("jetsentry", "dev1")
+    with pytest.raises(ValueError, match="'detections' is not a device topic"):
+        device_topic("jetsentry", "dev1", "detections")

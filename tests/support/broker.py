@@ -13,6 +13,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -59,19 +60,36 @@ def wait_until(condition: Callable[[], object], timeout: float, what: str, inter
         time.sleep(interval)
 
 
+@dataclass(frozen=True)
+class BrokerTls:
+    """A TLS listener: the server's certificate and key, the CA that signs client certificates,
+    and whether a client certificate is required (its common name then becomes the user name)."""
+
+    ca_file: Path
+    cert_file: Path
+    key_file: Path
+    require_certificate: bool = False
+
+
 class Broker:
-    """One mosquitto process on 127.0.0.1:port, configured in workdir."""
+    """One mosquitto process on 127.0.0.1:port, configured in workdir.
+
+    With `tls` the listener speaks TLS (1.2 or newer).  `config_text` replaces the generated
+    listener and authentication lines with a whole mosquitto.conf (a shipped example with
+    its paths adapted); `{port}` in it is the broker's port."""
 
     host = "127.0.0.1"
 
     def __init__(self, workdir: Path, *, users: dict[str, str] | None = None, persistence: bool = False,
-                 port: int | None = None):
+                 port: int | None = None, tls: BrokerTls | None = None, config_text: str | None = None):
         self.executable = find_mosquitto()
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
         self.users = users
         self.persistence = persistence
+        self.tls = tls
+        self.config_text = config_text
         self.config_path = self.workdir / "mosquitto.conf"
         self.log_path = self.workdir / "mosquitto.log"
         self.db_path = self.workdir / "mosquitto.db"
@@ -80,7 +98,6 @@ class Broker:
 
     def _write_config(self) -> None:
         lines = [
-            f"listener {self.port} {self.host}",
             # Never drop privileges: the work directory belongs to the test user.
             f"user {getpass.getuser()}",
             "log_dest stderr",
@@ -93,8 +110,10 @@ class Broker:
             "max_inflight_messages 0",
             "max_queued_messages 100000",
         ]
-        if self.users is None:
-            lines.append("allow_anonymous true")
+        if self.config_text is not None:  # it also says how clients authenticate
+            lines.append(self.config_text.replace("{port}", str(self.port)))
+        elif self.users is None:
+            lines += [*self._listener_lines(), "allow_anonymous true"]
         else:
             password_file = self.workdir / "passwords"
             password_file.write_text("")
@@ -102,12 +121,21 @@ class Broker:
             for user, password in self.users.items():
                 subprocess.run(["mosquitto_passwd", "-b", str(password_file), user, password], check=True,
                                capture_output=True)
-            lines += ["allow_anonymous false", f"password_file {password_file}"]
+            lines += [*self._listener_lines(), "allow_anonymous false", f"password_file {password_file}"]
         if self.persistence:
             # Saved only on clean exit or SIGUSR1 (save()): tests decide what survives a kill.
             lines += ["persistence true", f"persistence_location {self.workdir}/",
                       f"persistence_file {self.db_path.name}", "autosave_interval 0"]
         self.config_path.write_text("\n".join(lines) + "\n")
+
+    def _listener_lines(self) -> list[str]:
+        lines = [f"listener {self.port} {self.host}"]
+        if self.tls is not None:
+            lines += [f"cafile {self.tls.ca_file}", f"certfile {self.tls.cert_file}",
+                      f"keyfile {self.tls.key_file}", "tls_version tlsv1.2"]
+            if self.tls.require_certificate:
+                lines += ["require_certificate true", "use_identity_as_username true"]
+        return lines
 
     @property
     def running(self) -> bool:
@@ -191,7 +219,8 @@ class Subscriber:
     """
 
     def __init__(self, broker: Broker, topics: str | list[str], *, qos: int = 1, persistent: bool = False,
-                 client_id: str | None = None, username: str | None = None, password: str | None = None):
+                 client_id: str | None = None, username: str | None = None, password: str | None = None,
+                 tls: ssl.SSLContext | None = None):
         self.broker = broker
         self.topics = [topics] if isinstance(topics, str) else list(topics)
         self.qos = qos
@@ -201,6 +230,8 @@ class Subscriber:
                                    clean_session=not persistent, protocol=paho.MQTTv311)
         if username:
             self._client.username_pw_set(username, password)
+        if tls is not None:
+            self._client.tls_set_context(tls)
         self._client.reconnect_delay_set(0.05, 0.5)
         self._client.on_connect = self._on_connect
         self._client.on_subscribe = self._on_subscribe

@@ -26,6 +26,7 @@ from jetsentry.config.mqtt_names import MQTT_STRING_MAX_BYTES, check_client_id, 
 from jetsentry.config.rules import check_user_for_password
 from jetsentry.config.secrets import resolve_secret
 from jetsentry.config.source_uri import SourceUriError, mask_uri, parse_source_uri
+from jetsentry.config.tls import TlsConfig
 
 Secret = Annotated[SecretStr | None, BeforeValidator(resolve_secret)]
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -293,6 +294,11 @@ class MqttConfig(StrictModel):
     queue_max: int = Field(10_000, ge=1, le=10_000_000, description="Messages held in memory while offline.")
     reconnect_min_s: float = Field(0.5, gt=0, le=60, description="First reconnect delay ceiling.")
     reconnect_max_s: float = Field(30.0, gt=0, le=3600, description="Largest reconnect delay ceiling.")
+    tls: TlsConfig | None = Field(
+        None,
+        description="TLS to the broker (1.2 or newer, certificate and name verified), with a client certificate "
+        "for mutual TLS; {} uses the system's CAs; null: plain TCP.",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> "MqttConfig":

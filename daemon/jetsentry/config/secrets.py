@@ -33,16 +33,17 @@ class SecretRef(BaseModel):
             raise ValueError(f"credential name {quoted(name)} must be a plain file name")
         return self
 
-    def read(self) -> SecretStr:
+    def location(self) -> Path:
+        """The file this names: `file`, or `credential` inside $CREDENTIALS_DIRECTORY."""
         if self.file is not None:
-            path = self.file
-        else:
-            directory = os.environ.get("CREDENTIALS_DIRECTORY")
-            if not directory:
-                raise ValueError(
-                    f"credential {quoted(self.credential)} requested but $CREDENTIALS_DIRECTORY is not set"
-                )
-            path = Path(directory) / self.credential
+            return self.file
+        directory = os.environ.get("CREDENTIALS_DIRECTORY")
+        if not directory:
+            raise ValueError(f"credential {quoted(self.credential)} requested but $CREDENTIALS_DIRECTORY is not set")
+        return Path(directory) / self.credential
+
+    def read(self) -> SecretStr:
+        path = self.location()
         try:
             data = read_regular_file(path, max_bytes=SECRET_MAX_BYTES)
         except UnreadableFile as exc:

@@ -13,6 +13,7 @@ import logging
 import random
 import select
 import socket
+import ssl
 import threading
 import time
 from collections import deque
@@ -25,9 +26,11 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
 from jetsentry.config.models import MqttConfig
+from jetsentry.config.tls import TlsProblem, client_context
 from jetsentry.backoff import Backoff, RetryDelay
 from jetsentry.health.heartbeat import Heartbeat, wait_beating
 from jetsentry.publish.outbox import MemoryOutbox, Outbox, OutgoingMessage
+from jetsentry.publish.tls_errors import describe_alert, describe_tls_error
 from jetsentry.publish.topics import status_topic
 
 log = logging.getLogger(__name__)
@@ -73,10 +76,14 @@ class _Link:
         self.control_mids: set[int] = set()  # status messages, not in the outbox
         self.offline_mid: int | None = None
         self.offline_acked = False
+        self.socket_error: str | None = None  # paho's last error line (a TLS alert shows there)
 
 
 class MqttPublisher:
     """Publishes to one broker with a bounded outbox, its own reconnect loop and a status topic.
+
+    Every topic is under `{prefix}/{device_id}/` (publish() refuses others), the branch a
+    per-device broker ACL grants (config/mosquitto/acl.example).
 
     `{prefix}/{device_id}/status` is retained `online` after each connect and `offline`
     after stop(); the broker publishes `offline` itself (Last Will) if the process dies.
@@ -97,6 +104,8 @@ class MqttPublisher:
         self._cfg = cfg
         self.device_id = device_id
         self.status_topic = status_topic(cfg.topic_prefix, device_id)
+        # Everything this device publishes is under its own branch, which the broker's ACL grants it.
+        self.own_prefix = f"{cfg.topic_prefix}/{device_id}/"
         self.client_id = cfg.client_id or f"jetsentry-{device_id}"
         self._outbox: Outbox = outbox if outbox is not None else MemoryOutbox(cfg.queue_max)
         self._on_connection_change = on_connection_change
@@ -141,6 +150,9 @@ class MqttPublisher:
             raise RuntimeError("publish() after stop()")
         if not isinstance(topic, str) or not topic or "+" in topic or "#" in topic:
             raise ValueError(f"cannot publish to topic {topic!r}: it must be non-empty, without '+' or '#'")
+        if not topic.startswith(self.own_prefix):
+            raise ValueError(f"cannot publish to topic {topic!r}: device {self.device_id!r} publishes only under "
+                             f"{self.own_prefix!r}")
         if not isinstance(payload, (bytes, bytearray)):
             raise TypeError(f"payload must be bytes, got {type(payload).__name__}")
         if len(payload) > MAX_PAYLOAD_BYTES:
@@ -295,18 +307,30 @@ class MqttPublisher:
         client.will_set(self.status_topic, STATUS_OFFLINE, qos=1, retain=True)
         if cfg.username:
             client.username_pw_set(cfg.username, cfg.password.get_secret_value() if cfg.password else None)
+        if cfg.tls is not None:
+            # Built at every attempt: renewed certificate files are picked up, and expired ones named.
+            client.tls_set_context(client_context(cfg.tls))
         return client
 
     def _connect(self) -> _Link | None:
-        client = self._new_client()
+        try:
+            client = self._new_client()
+        except TlsProblem as exc:
+            log.error("MQTT: cannot connect to %s:%d over TLS: %s", self._cfg.host, self._cfg.port, exc)
+            return None
         link = _Link(client)
         client.on_connect = self._guarded("on_connect", partial(self._on_connect, link))
         client.on_disconnect = self._guarded("on_disconnect", partial(self._on_disconnect, link))
         client.on_publish = self._guarded("on_publish", partial(self._on_publish, link))
+        client.on_log = self._guarded("on_log", partial(self._on_log, link))
         try:
             client.connect(self._cfg.host, self._cfg.port, keepalive=self._cfg.keepalive_s)
         except OSError as exc:
-            log.warning("MQTT: cannot reach broker %s:%d: %s", self._cfg.host, self._cfg.port, exc)
+            tls_failure = describe_tls_error(exc)
+            if tls_failure:
+                log.error("MQTT: TLS connection to %s:%d failed: %s", self._cfg.host, self._cfg.port, tls_failure)
+            else:
+                log.warning("MQTT: cannot reach broker %s:%d: %s", self._cfg.host, self._cfg.port, exc)
             return None
         return link
 
@@ -337,12 +361,14 @@ class MqttPublisher:
             if self._stopping.is_set():
                 timeout = max(0.0, min(timeout, self._stop_deadline - now))
             sock = client.socket()
+            # Bytes TLS has already decrypted wait in the SSL object, where select cannot see them.
+            buffered = sock.pending() if isinstance(sock, ssl.SSLSocket) else 0
             readable, writable, _ = select.select(
-                [sock, self._wake_r], [sock] if client.want_write() else [], [], timeout
+                [sock, self._wake_r], [sock] if client.want_write() else [], [], 0.0 if buffered else timeout
             )
             if self._wake_r in readable:
                 self._drain_wake()
-            if sock in readable:
+            if sock in readable or buffered:
                 client.loop_read()
             if writable and not link.lost:
                 client.loop_write()
@@ -443,11 +469,18 @@ class MqttPublisher:
         link.control_mids.add(client.publish(self.status_topic, STATUS_ONLINE, qos=1, retain=True).mid)
         self._notify(True)
 
+    def _on_log(self, link: _Link, _client: paho.Client, _userdata: Any, level: int, text: str) -> None:
+        if level == paho.MQTT_LOG_ERR:
+            link.socket_error = text
+
     def _on_disconnect(self, link: _Link, _client: paho.Client, _userdata: Any, _flags: Any, reason: Any,
                        _properties: Any) -> None:
         link.lost = True
         if link.connected:
             self._set_disconnected(link, reason)
+        elif link.socket_error and (refusal := describe_alert(link.socket_error)):
+            log.error("MQTT: TLS connection to %s:%d refused before CONNACK: %s", self._cfg.host, self._cfg.port,
+                      refusal)
 
     def _set_disconnected(self, link: _Link, reason: Any) -> None:
         link.connected = False

@@ -1,4 +1,5 @@
-"""MQTT topic names: {prefix}/{device_id}/{camera_id}/detections, {prefix}/{device_id}/status, .../health and .../events.
+"""MQTT topic names, all under {prefix}/{device_id}/ (the tree is in docs/MQTT.md): status, health,
+{camera_id}/detections, events, commands and commands/result.
 
 The rules (config/mqtt_names.py) are the config models' own, so a topic built from a
 validated config always passes; callers with other strings get a ValueError."""
@@ -6,6 +7,8 @@ validated config always passes; callers with other strings get a ValueError."""
 from __future__ import annotations
 
 from jetsentry.config.mqtt_names import check_topic, check_topic_level, check_topic_prefix
+
+DEVICE_TOPICS = ("status", "health", "events", "commands", "commands/result")
 
 
 def _level(value: str, what: str) -> str:
@@ -29,4 +32,12 @@ def health_topic(prefix: str, device_id: str) -> str:
 
 
 def events_topic(prefix: str, device_id: str) -> str:
-    return check_topic(f"{_prefix(prefix)}/{_level(device_id, 'device_id')}/events")
+    return device_topic(prefix, device_id, "events")
+
+
+def device_topic(prefix: str, device_id: str, name: str) -> str:
+    """{prefix}/{device_id}/{name} for the device-level topics: status, health, events, commands,
+    commands/result (the last two are reserved: the ACL example grants them)."""
+    if name not in DEVICE_TOPICS:
+        raise ValueError(f"{name!r} is not a device topic; those are {', '.join(DEVICE_TOPICS)}")
+    return check_topic(f"{_prefix(prefix)}/{_level(device_id, 'device_id')}/{name}")
