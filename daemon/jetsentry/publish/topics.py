@@ -26,3 +26,8 @@ def status_topic(prefix: str, device_id: str) -> str:
 
 def health_topic(prefix: str, device_id: str) -> str:
     return check_topic(f"{_prefix(prefix)}/{_level(device_id, 'device_id')}/health")
+
+
+def is_detections_topic(topic: str) -> bool:
+    """A per-frame detections topic: the one kind of message a full disk outbox may drop."""
+    return topic.endswith("/detections")
