@@ -93,3 +93,14 @@ def test_kill_9_during_an_outage_then_restart_delivers_every_kept_message_in_ord
         assert mine == sorted(mine, key=lambda c: (c[1], c[2]))  # run 1 (replayed) before run 2, seq in order
     log.info("%d kept at the kill, %d messages received, %d duplicates", len(kept), len(ids),
              len(ids) - len(first_arrivals))
+
+
+def test_a_state_dir_that_cannot_be_written_exits_2_naming_it(tmp_path, mosquitto_broker, daemons):
+    (tmp_path / "plain-file").write_text("")
+    config = daemon_config(tmp_path / "cfg.yaml", port=mosquitto_broker.port,
+                           cameras=[{"id": "cam1", "source": str(SAMPLE_VIDEO)}],
+                           state_dir=str(tmp_path / "plain-file" / "state"))
+    daemon = daemons(config)
+    assert daemon.proc.wait(60) == 2
+    assert "plain-file/state" in daemon.log and "state_dir" in daemon.log
+    assert "Traceback" not in daemon.log

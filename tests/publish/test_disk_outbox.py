@@ -51,6 +51,27 @@ def test_put_is_not_sent_before_commit_and_survives_reopen_in_order(tmp_path):
     again.close()
 
 
+def test_small_pops_of_a_recovered_outbox_return_every_message_once_in_order(tmp_path):
+    box = _box(tmp_path)
+    for seq in range(700):  # more than one read-ahead
+        box.put(_detections("a", seq))
+    box.commit()
+    box.close()
+    again = _box(tmp_path, max_messages=650)
+    got = []
+    while batch := again.pop_batch(3):
+        got += _names(batch)
+        for key, _ in batch[:2]:
+            again.ack(key)
+        if len(got) == 30:  # the quota drops the oldest waiting ones, some already read ahead
+            again.put(_detections("b", 0))
+            again.commit()
+    assert got[:30] == [f"a:{seq}" for seq in range(30)]
+    # 680 unacknowledged (20 acked) + b:0 = 681 > 650: the 31 oldest waiting go, a:30 to a:60
+    assert got[30:] == [f"a:{seq}" for seq in range(61, 700)] + ["b:0"]
+    again.close()
+
+
 def test_requeued_messages_go_back_in_front_in_their_order(tmp_path):
     box = _box(tmp_path)
     for seq in range(6):

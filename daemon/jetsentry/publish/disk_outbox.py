@@ -24,6 +24,7 @@ import sqlite3
 import threading
 import time
 from collections import OrderedDict
+from itertools import islice
 from pathlib import Path
 
 from jetsentry.config.models import MqttConfig
@@ -39,6 +40,12 @@ log = logging.getLogger(__name__)
 DELETE_INTERVAL_S = 0.25
 DELETE_BATCH = 4096
 COMMIT_ERROR_LOG_INTERVAL_S = 30.0
+# Payloads of committed messages kept in memory so pop_batch() rarely reads the file: up to
+# CACHE_MAX freshly committed ones (the live path), and READ_AHEAD rows read per query during
+# a replay, where the publisher refills its send window a few messages at a time and one
+# query per refill halved the replay rate.
+CACHE_MAX = 1024
+READ_AHEAD = 256
 
 
 class DiskOutbox:
@@ -76,6 +83,7 @@ class DiskOutbox:
         self._droppable: OrderedDict[int, None] = OrderedDict()  # staged or waiting detections, oldest first
         self._in_flight: set[int] = set()
         self._deletes: list[int] = []  # acknowledged or dropped rows still on disk
+        self._cache: dict[int, OutgoingMessage] = {}  # committed waiting key -> message, see CACHE_MAX
         self._nbytes = 0
         for key, size, droppable in rows:
             self._add(key, size, bool(droppable))
@@ -133,6 +141,7 @@ class DiskOutbox:
             self._forget(key)
             if self._staged.pop(key, None) is None:  # committed, or being committed now: delete the row
                 self._waiting.pop(key, None)
+                self._cache.pop(key, None)
                 self._deletes.append(key)
             dropped += 1
         return dropped
@@ -168,9 +177,11 @@ class DiskOutbox:
             return 0
         with self._lock:
             self._last_delete_commit = now
-            for key in staged:
+            for key, (message, _) in staged.items():
                 if key in self._meta:  # not dropped by the quota meanwhile (its row is in _deletes then)
                     self._waiting[key] = None
+                    if len(self._cache) < CACHE_MAX:
+                        self._cache[key] = message
         return len(staged)
 
     def _rollback(self) -> None:
@@ -195,18 +206,28 @@ class DiskOutbox:
                 self._droppable.pop(key, None)
                 self._in_flight.add(key)
                 keys.append(key)
-        if not keys:
-            return []
-        marks = ",".join("?" * len(keys))
-        rows = self._db.execute(
-            f"SELECT id, topic, payload, qos, retain FROM messages WHERE id IN ({marks}) ORDER BY id", keys).fetchall()
-        batch = [(key, OutgoingMessage(topic, payload, qos, bool(retain))) for key, topic, payload, qos, retain in rows]
+            missing = [key for key in keys if key not in self._cache]
+            if missing:
+                missing += [key for key in islice(self._waiting, READ_AHEAD) if key not in self._cache]
+        if missing:
+            self._read(missing)
+        with self._lock:
+            batch = [(key, self._cache.pop(key)) for key in keys if key in self._cache]
         if len(batch) != len(keys):  # cannot happen unless the file was changed under us: forget the missing
             found = {key for key, _ in batch}
             for key in keys:
                 if key not in found:
                     self.ack(key)
         return batch
+
+    def _read(self, keys: list[int]) -> None:
+        marks = ",".join("?" * len(keys))
+        rows = self._db.execute(f"SELECT id, topic, payload, qos, retain FROM messages WHERE id IN ({marks})",
+                                keys).fetchall()
+        with self._lock:
+            for key, topic, payload, qos, retain in rows:
+                if key in self._meta:  # not dropped meanwhile
+                    self._cache[key] = OutgoingMessage(topic, payload, qos, bool(retain))
 
     def ack(self, key: int) -> None:
         with self._lock:
