@@ -33,8 +33,8 @@ class Service:
     def __init__(self, cfg: AppConfig, detector: Detector) -> None:
         """OutboxError when the state directory cannot hold the run counter or the disk outbox."""
         self.cfg = cfg
+        outbox = open_outbox(cfg.mqtt, cfg.state_dir)  # first: a refused second daemon raises no run
         self.run_number = next_run(cfg.state_dir)
-        outbox = open_outbox(cfg.mqtt, cfg.state_dir)  # before any stage: nothing to undo if it fails
         self.ready = threading.Event()
         cameras = [cam for cam in cfg.cameras if cam.enabled]
         gpu = getattr(detector.engine, "device", None)  # a GPU backend: NVDEC may decode into its memory
