@@ -72,6 +72,20 @@ def test_small_pops_of_a_recovered_outbox_return_every_message_once_in_order(tmp
     again.close()
 
 
+def test_commit_reads_ahead_so_pop_batch_under_the_publishers_lock_needs_no_read(tmp_path):
+    box = _box(tmp_path)
+    for seq in range(100):
+        box.put(_detections("a", seq))
+    box.commit()
+    box.close()
+    again = _box(tmp_path)
+    again.commit()  # nothing to write; reads the first waiting payloads
+    with sqlite3.connect(tmp_path / DB_NAME) as other:
+        other.execute("DELETE FROM messages")  # behind its back: a read now would find nothing
+    assert _names(again.pop_batch(10)) == [f"a:{seq}" for seq in range(10)]
+    again.close()
+
+
 def test_requeued_messages_go_back_in_front_in_their_order(tmp_path):
     box = _box(tmp_path)
     for seq in range(6):

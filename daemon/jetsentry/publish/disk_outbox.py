@@ -149,9 +149,26 @@ class DiskOutbox:
     # --------------------------------------------------------- the publisher's thread
 
     def commit(self) -> int:
-        """Write staged messages (and pending deletes) in one transaction; returns how many
-        messages became durable.  A failing disk is logged (rate-limited) and retried on the
-        next call, the messages kept in memory meanwhile."""
+        """Write staged messages (and pending deletes) in one transaction, then read the next
+        waiting payloads ahead; returns how many messages became durable.  A failing disk is
+        logged (rate-limited) and retried on the next call, the messages kept in memory
+        meanwhile.  The publisher calls this outside its lock, so the frame path never waits
+        for the file, and pop_batch() (under that lock) finds its payloads in memory."""
+        committed = self._write()
+        self._read_ahead()
+        return committed
+
+    def _read_ahead(self) -> None:
+        with self._lock:
+            if all(key in self._cache for key in islice(self._waiting, READ_AHEAD // 4)):
+                return
+            missing = [key for key in islice(self._waiting, READ_AHEAD) if key not in self._cache]
+        try:
+            self._read(missing)
+        except sqlite3.Error as exc:  # pop_batch() reads them itself, and raises if the file is gone
+            log.warning("MQTT outbox: cannot read ahead in %s: %s", self.path, exc)
+
+    def _write(self) -> int:
         now = self._clock()
         with self._lock:
             if not self._staged and not (
