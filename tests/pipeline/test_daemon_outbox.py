@@ -74,16 +74,25 @@ def test_kill_9_during_an_outage_then_restart_delivers_every_kept_message_in_ord
         assert "unacknowledged messages in" in second.log and "from an earlier run" in second.log
         broker.start()
 
-        def complete(messages) -> bool:
-            ids = set(_ids(messages))
-            live = [_split(i)[0] for i in ids if _split(i)[1] == 2]
-            return set(kept) <= ids and all(live.count(cam) >= 3 for cam in CAMERAS)
+        seen: set[str] = set()
+        live = {cam: 0 for cam in CAMERAS}
+
+        def complete(messages) -> bool:  # incremental: called on every message, with thousands of them
+            for message_id in _ids(messages[complete.checked:]):
+                if message_id not in seen and _split(message_id)[1] == 2:
+                    live[_split(message_id)[0]] += 1
+                seen.add(message_id)
+            complete.checked = len(messages)
+            return set(kept) <= seen and min(live.values()) >= 3
+
+        complete.checked = 0
 
         try:
             received = subscriber.wait_for(complete, 120, f"the {len(kept)} kept messages and live ones of run 2")
         except AssertionError:
             missing = sorted(set(kept) - set(_ids(subscriber.messages)))
-            raise AssertionError(f"{len(missing)} of {len(kept)} kept messages never arrived: {missing[:10]}") from None
+            raise AssertionError(f"{len(missing)} of {len(kept)} kept messages never arrived: {missing[:10]}; "
+                                 f"run 2 messages per camera: {live}; log:\n{second.log[-3000:]}") from None
     finally:
         subscriber.stop()
     ids = _ids(received)
