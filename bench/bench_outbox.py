@@ -9,7 +9,7 @@
 3. live: a thread publishes N messages as fast as it can with the broker up: N over the
    time from the first publish() to the last PUBACK (target >= 2,000 messages/s).
 Replay and live run disk and memory outboxes in turn; the ratio is of the pooled rates.
-Payloads are real detections messages of 12 detections (about 1.3 KB).
+Payloads are real detections messages of 12 detections (1,657 bytes).
 
     python bench/bench_outbox.py [--rounds 3] [--messages 20000] [--name NAME]
 """
