@@ -43,6 +43,7 @@ bench() {
 
 bench bench/bench_frame_cost.py "${wait_flag[@]}"
 bench bench/bench_metrics_overhead.py "${wait_flag[@]}"
+bench bench/bench_outbox.py "${wait_flag[@]}"
 bench bench/bench_decode.py "${wait_flag[@]}"
 bench bench/bench_engine.py "${wait_flag[@]}"
 bench bench/bench_engine.py --model engines/models/jetsentry-default.onnx --clip engines/samples/sample-scene.mp4 \

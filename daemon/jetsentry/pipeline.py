@@ -143,9 +143,11 @@ class FrameProcessor:
         tracker: TrackerConfig | None,
         frame_rates: Mapping[str, float] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        run: int = 0,
     ) -> None:
         self._detector = detector
         self._device_id = device_id
+        self._run = run  # the daemon's start count: part of each message_id
         self._tracker_config = tracker if tracker is not None and tracker.enabled else None
         self._nms_confidence = tracking_nms_confidence(self._tracker_config)
         self._frame_rates = dict(frame_rates or {})
@@ -353,6 +355,7 @@ class FrameProcessor:
                 detections=dets,
                 labels=serving.labels,
                 latency_ms=latency,
+                run=self._run,
             )
             results.append(ProcessedFrame(frame=frame, detections=dets, latency_ms=latency, payload=payload))
         return results

@@ -19,7 +19,7 @@ from jetsentry.health import HealthReporter, HealthState, RepeatedFailureLog, Se
 from jetsentry.infer import Detector
 from jetsentry.metrics import DaemonSources, metrics_for
 from jetsentry.pipeline import FrameProcessor, PreparedBatch
-from jetsentry.publish import MqttPublisher, detections_topic, health_topic
+from jetsentry.publish import MqttPublisher, detections_topic, health_topic, next_run, open_outbox
 from jetsentry.signals import StopRequest
 from jetsentry.supervision import Supervisor, process_notifier
 
@@ -38,7 +38,10 @@ class Service:
     frames), then the publisher (which flushes and says offline)."""
 
     def __init__(self, cfg: AppConfig, detector: Detector) -> None:
+        """OutboxError when the state directory cannot hold the run counter or the disk outbox."""
         self.cfg = cfg
+        outbox = open_outbox(cfg.mqtt, cfg.state_dir)  # first: a refused second daemon raises no run
+        self.run_number = next_run(cfg.state_dir)
         self.ready = threading.Event()
         cameras = [cam for cam in cfg.cameras if cam.enabled]
         gpu = getattr(detector.engine, "device", None)  # a GPU backend: NVDEC may decode into its memory
@@ -58,8 +61,9 @@ class Service:
             device_id=cfg.device_id,
             tracker=cfg.tracker,
             frame_rates={cam.id: cam.fps_cap for cam in cameras if cam.fps_cap},
+            run=self.run_number,
         )
-        self.publisher = MqttPublisher(cfg.mqtt, cfg.device_id)
+        self.publisher = MqttPublisher(cfg.mqtt, cfg.device_id, outbox=outbox)
         self.topics = {cid: detections_topic(cfg.mqtt.topic_prefix, cfg.device_id, cid) for cid in self.sessions}
         self.counters = ServiceCounters()
         self.governor = None
@@ -82,7 +86,9 @@ class Service:
         self.metrics = metrics_for(cfg.metrics, DaemonSources(
             device_id=cfg.device_id, sessions=self.sessions, counters=self.counters, publisher=self.publisher,
             health=self.health, backend=self.processor.backend, model=detector.info.name,
-            precision=detector.info.precision, outbox_capacity=cfg.mqtt.queue_max, max_batch=cfg.batching.max_batch))
+            precision=detector.info.precision, max_batch=cfg.batching.max_batch,
+            outbox_capacity=cfg.mqtt.queue_max if cfg.mqtt.outbox == "memory" else cfg.mqtt.outbox_max_messages,
+            outbox_capacity_bytes=None if cfg.mqtt.outbox == "memory" else cfg.mqtt.outbox_max_bytes))
         # Heartbeats of every stage, READY/STATUS/STOPPING and the watchdog (supervision/).
         self.supervisor = Supervisor(self.sessions, self.batcher, self.publisher, self.counters, self.health.state)
         self._failures = RepeatedFailureLog(log, interval_s=cfg.health.error_log_interval_s)
@@ -113,8 +119,9 @@ class Service:
         for session in self.sessions.values():
             session.start()
         self.supervisor.ready()
-        log.info("running: %d camera(s), model %s (%s), backend %s%s", len(self.sessions),
-                 self._detector.info.name, self._detector.info.precision, self.processor.backend,
+        log.info("running: %d camera(s), model %s (%s), backend %s, run %d, %s outbox%s", len(self.sessions),
+                 self._detector.info.name, self._detector.info.precision, self.processor.backend, self.run_number,
+                 self.cfg.mqtt.outbox,
                  ", next batch prepared during inference" if self.prepares_ahead else "")
         try:
             self.health.check(force=True)
@@ -273,6 +280,7 @@ def run_service(config_path: Path, stop: StopRequest) -> int:
     from jetsentry.infer import BackendUnavailableError, EngineOptions, GpuError, ModelError, backend_factory
     from jetsentry.logsetup import setup_logging
     from jetsentry.optional import GSTREAMER, require
+    from jetsentry.publish import OutboxError
 
     try:
         cfg = load_config(config_path)
@@ -298,7 +306,13 @@ def run_service(config_path: Path, stop: StopRequest) -> int:
     if stop.is_set():
         detector.close()
         return _stopped_during_start_up(stop)
-    status = Service(cfg, detector).run(stop)
+    try:
+        service = Service(cfg, detector)
+    except OutboxError as exc:
+        log.error("mqtt: %s", exc)
+        detector.close()
+        return 2
+    status = service.run(stop)
     if stop.repeats:
         log.info("ignored %s while stopping", ", ".join(stop.repeats))
     return status

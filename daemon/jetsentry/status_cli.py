@@ -148,7 +148,7 @@ def render(status: dict[str, Any]) -> str:
                  f"{inference.get('batch_errors', 0)} failed batch(es)")
     lines.append(f"mqtt {'connected' if mqtt.get('connected') else 'NOT connected'}, outbox "
                  f"{queues.get('mqtt_outbox', 0)}/{queues.get('mqtt_capacity', '?')}, sent {mqtt.get('sent', 0)}, "
-                 f"dropped {mqtt.get('dropped_overflow', 0) + mqtt.get('dropped_rejected', 0)}")
+                 f"dropped {mqtt.get('dropped_overflow', 0) + mqtt.get('dropped_quota', 0) + mqtt.get('dropped_rejected', 0)}")
     header = ("CAMERA", "STATE", "FPS", "PROCESSED", "DROPPED", "RECONNECTS", "DECODE ERR", "LAST ERROR")
     rows = [header]
     for camera_id, cam in sorted(status["cameras"].items()):

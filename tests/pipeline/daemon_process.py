@@ -20,6 +20,7 @@ SAMPLE_VIDEO = REPO / "engines" / "samples" / "sample-scene.mp4"
 def daemon_config(path: Path, *, port: int, cameras: list[dict], device_id: str = "testdev", **extra) -> Path:
     data = {
         "device_id": device_id,
+        "state_dir": str(path.parent / "state"),  # run counter and disk outbox beside the config
         "cameras": cameras,
         "model": {"path": str(DEFAULT_MODEL), "threads": 1},
         "capture": {"backoff_base_s": 0.1, "backoff_cap_s": 0.8, "stall_timeout_s": 2, "connect_timeout_s": 3},

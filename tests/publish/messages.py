@@ -35,7 +35,8 @@ def sample_detections() -> Detections:
     )
 
 
-def sample_message(camera_id: str = "cam1", seq: int = 0, detections: Detections | None = None) -> bytes:
+def sample_message(camera_id: str = "cam1", seq: int = 0, detections: Detections | None = None,
+                   run: int = 3) -> bytes:
     return build_detections_message(
         device_id="dev1",
         camera_id=camera_id,
@@ -49,4 +50,5 @@ def sample_message(camera_id: str = "cam1", seq: int = 0, detections: Detections
         detections=sample_detections() if detections is None else detections,
         labels=LABELS,
         latency_ms=LATENCY,
+        run=run,
     )

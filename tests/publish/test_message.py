@@ -18,7 +18,7 @@ def test_committed_schema_is_generated_from_the_models():
     assert schema_is_current(SCHEMA_PATH), (
         f"{SCHEMA_PATH} is out of date; regenerate it: python -m jetsentry.publish.schema > config/detections.schema.json"
     )
-    assert json.loads(schema_text())["properties"]["schema"]["const"] == "jetsentry.detections/1"
+    assert json.loads(schema_text())["properties"]["schema"]["const"] == "jetsentry.detections/2"
 
 
 def test_built_message_has_every_field_and_validates():
@@ -26,7 +26,8 @@ def test_built_message_has_every_field_and_validates():
     schema_validator().validate(json.loads(payload))
     message = DetectionsMessage.model_validate_json(payload)  # the pydantic models agree with the builder
     assert (message.schema_id, message.device_id, message.camera_id, message.seq) == (
-        "jetsentry.detections/1", "dev1", "cam1", 0)
+        "jetsentry.detections/2", "dev1", "cam1", 0)
+    assert (message.message_id, message.run) == ("dev1/cam1/3/0", 3)
     assert message.capture_ts == "2024-05-01T12:00:00.123Z"
     assert message.processed_ts == "2024-05-01T12:00:00.200Z"
     assert (message.frame.width, message.frame.height) == (1920, 1080)
@@ -93,7 +94,9 @@ def test_latency_keys_are_checked():
 @pytest.mark.parametrize(
     ("path", "value"),
     [
-        (("schema",), "jetsentry.detections/2"),
+        (("schema",), "jetsentry.detections/1"),  # the format before message_id and run
+        (("message_id",), "dev1/cam1/3"),  # no seq
+        (("run",), -1),
         (("capture_ts",), "2024-05-01T12:00:00Z"),  # no milliseconds
         (("detections", 0, "bbox"), [1.0, 2.0, 3.0]),
         (("detections", 0, "score"), 1.5),

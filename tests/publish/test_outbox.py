@@ -37,3 +37,15 @@ def test_unacknowledged_messages_go_back_to_the_front_in_order():
 def test_capacity_must_be_positive():
     with pytest.raises(ValueError, match="capacity must be >= 1"):
         MemoryOutbox(0)
+
+
+def test_memory_outbox_counts_bytes_of_unacknowledged_messages_and_commits_nothing():
+    box = MemoryOutbox(2)
+    for i in range(3):  # the first is dropped for room
+        box.put(_msg(i))
+    assert box.nbytes == 2 * len(b"t/1" + b"1")
+    assert box.commit() == 0 and box.drop_reason == "overflow"
+    key, _ = box.pop_batch(1)[0]
+    box.ack(key)
+    assert box.nbytes == len(b"t/2" + b"2")
+    box.close()

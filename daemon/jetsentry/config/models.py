@@ -291,7 +291,21 @@ class MqttConfig(StrictModel):
     password: Secret = Field(None, description="Broker password: a string, {file: PATH} or {credential: NAME}.")
     keepalive_s: int = Field(30, ge=5, le=3600, description="MQTT keepalive.")
     qos: Literal[0, 1] = Field(1, description="QoS for detection messages.")
-    queue_max: int = Field(10_000, ge=1, le=10_000_000, description="Messages held in memory while offline.")
+    outbox: Literal["disk", "memory"] = Field(
+        "disk",
+        description="Where messages wait for the broker's acknowledgement: disk (<state_dir>/outbox.db, kept "
+        "across broker outages and restarts) or memory (lost on restart, bounded by queue_max).",
+    )
+    outbox_max_bytes: int = Field(
+        512 * 1024 * 1024, ge=1024, le=1 << 40,
+        description="Disk outbox quota: topic plus payload bytes held; beyond it the oldest detections are dropped.",
+    )
+    outbox_max_messages: int = Field(
+        1_000_000, ge=1, le=100_000_000,
+        description="Disk outbox quota in messages; beyond it the oldest detections are dropped.",
+    )
+    queue_max: int = Field(10_000, ge=1, le=10_000_000,
+                           description="Memory outbox only: messages held while offline; overflow drops the oldest.")
     reconnect_min_s: float = Field(0.5, gt=0, le=60, description="First reconnect delay ceiling.")
     reconnect_max_s: float = Field(30.0, gt=0, le=3600, description="Largest reconnect delay ceiling.")
     tls: TlsConfig | None = Field(
@@ -347,7 +361,7 @@ class AppConfig(StrictModel):
     state_dir: Path = Field(
         Path("/var/lib/jetsentry"),
         description="Where jetsentry keeps what it makes at run time: built TensorRT engines and their "
-        "timing caches under engines/ (and the message outbox).",
+        "timing caches under engines/, the run counter (run) and the disk message outbox (outbox.db).",
     )
     cameras: list[CameraConfig] = Field(min_length=1, description="Cameras to read.")
     capture: CaptureConfig = Field(default_factory=CaptureConfig, description="Capture options for all cameras.")

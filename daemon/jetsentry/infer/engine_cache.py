@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from jetsentry.atomicfile import make_writable_dir, write_atomically
 from jetsentry.infer.errors import BackendUnavailableError
 from jetsentry.supervision.notify import extended_timeout
 
@@ -165,36 +166,13 @@ def writable_dir(state_dir: Path, *parts: str) -> Path:
     the setting when it cannot be."""
     path = engine_dir(state_dir).joinpath(*parts)
     try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / f".write-test-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
+        make_writable_dir(path)
     except OSError as exc:
         raise BackendUnavailableError(
             f"cannot write built engines to {path}: {exc.strerror or exc} (set state_dir in the config, "
             "or --state-dir, to a directory this user can write)"
         ) from None
     return path
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(temporary, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            temporary.unlink()
-        raise
-    with contextlib.suppress(OSError):  # the rename itself survives a power cut once the folder is synced
-        folder = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(folder)
-        finally:
-            os.close(folder)
 
 
 # build(timing cache bytes or None) -> (engine bytes, new timing cache bytes or None)
@@ -265,13 +243,13 @@ class EngineCache:
             with extended_timeout(f"building the TensorRT engine for {key.model_name}"):
                 data, new_timing = build(timing)
             seconds = time.monotonic() - started
-            _write_atomically(engine_path, data)
+            write_atomically(engine_path, data)
             manifest = {"format": MANIFEST_FORMAT, "key": key.fields(), "model": key.model_name,
                         "engine_bytes": len(data), "engine_sha256": hashlib.sha256(data).hexdigest(),
                         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                         "build_seconds": round(seconds, 1), "reason": decision.reason}
-            _write_atomically(manifest_path, json.dumps(manifest, indent=2, sort_keys=True).encode() + b"\n")
+            write_atomically(manifest_path, json.dumps(manifest, indent=2, sort_keys=True).encode() + b"\n")
             if new_timing:
-                _write_atomically(timing_path, new_timing)
+                write_atomically(timing_path, new_timing)
             log.info("built TensorRT engine %s in %.0f s", engine_path, seconds)
             return CachedEngine(data, engine_path, True, decision.reason)

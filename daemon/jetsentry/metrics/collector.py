@@ -132,17 +132,27 @@ class DaemonCollector:
         yield GaugeMetricFamily("jetsentry_mqtt_outbox_messages",
                                 "Messages not yet acknowledged by the broker (waiting plus in flight).",
                                 value=stats.queued)
+        yield GaugeMetricFamily("jetsentry_mqtt_outbox_bytes",
+                                "Topic plus payload bytes of the messages not yet acknowledged.",
+                                value=stats.outbox_bytes)
         yield GaugeMetricFamily("jetsentry_mqtt_in_flight_messages",
                                 "Messages sent to the broker, awaiting acknowledgement.", value=stats.in_flight)
         yield GaugeMetricFamily("jetsentry_mqtt_outbox_capacity_messages",
-                                "Waiting messages the outbox holds before dropping the oldest (mqtt.queue_max).",
+                                "Messages the outbox holds before dropping the oldest (mqtt.queue_max for the "
+                                "memory outbox, mqtt.outbox_max_messages for the disk outbox).",
                                 value=src.outbox_capacity)
+        if src.outbox_capacity_bytes is not None:
+            yield GaugeMetricFamily("jetsentry_mqtt_outbox_capacity_bytes",
+                                    "Bytes the disk outbox holds before dropping the oldest detections "
+                                    "(mqtt.outbox_max_bytes).", value=src.outbox_capacity_bytes)
         yield CounterMetricFamily("jetsentry_mqtt_messages_sent", "Messages the broker acknowledged.",
                                   value=stats.sent)
         dropped = CounterMetricFamily("jetsentry_mqtt_messages_dropped",
-                                      "Messages dropped: overflow (oldest, outbox full), rejected (the MQTT "
+                                      "Messages dropped: overflow (oldest, memory outbox full), quota (oldest "
+                                      "detections, disk outbox at its quota), rejected (the MQTT "
                                       "client refused to publish them).", labels=["reason"])
         dropped.add_metric(["overflow"], stats.dropped_overflow)
+        dropped.add_metric(["quota"], stats.dropped_quota)
         dropped.add_metric(["rejected"], stats.dropped_rejected)
         yield dropped
         yield CounterMetricFamily("jetsentry_mqtt_connects", "Successful connections to the broker.",

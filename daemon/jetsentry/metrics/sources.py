@@ -28,8 +28,9 @@ class DaemonSources:
     backend: str  # the configured backend type; the governor's, once it reports one
     model: str
     precision: str
-    outbox_capacity: int
+    outbox_capacity: int  # messages: mqtt.queue_max (memory outbox) or mqtt.outbox_max_messages (disk)
     max_batch: int
+    outbox_capacity_bytes: int | None = None  # mqtt.outbox_max_bytes; None for the memory outbox
     started: float = field(default_factory=time.time)  # wall clock: when the daemon's stages were built
     started_monotonic: float = field(default_factory=time.monotonic)
     prefetch: Any = None  # PrefetchedBatches while the daemon prepares batches ahead

@@ -97,7 +97,8 @@ def status_document(src: DaemonSources, recorder: FrameRecorder, rates: FrameRat
                       "fps": round(sum(fps.values()), 2) if fps else None},
         "queues": {"prefetch": src.prefetch.waiting if src.prefetch is not None else 0,
                    "mqtt_outbox": mqtt.queued, "mqtt_in_flight": mqtt.in_flight,
-                   "mqtt_capacity": src.outbox_capacity},
+                   "mqtt_capacity": src.outbox_capacity, "mqtt_outbox_bytes": mqtt.outbox_bytes},
         "mqtt": {"connected": mqtt.connected, "sent": mqtt.sent, "dropped_overflow": mqtt.dropped_overflow,
-                 "dropped_rejected": mqtt.dropped_rejected, "reconnects": mqtt.reconnects},
+                 "dropped_quota": mqtt.dropped_quota, "dropped_rejected": mqtt.dropped_rejected,
+                 "reconnects": mqtt.reconnects},
     }

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from jetsentry.detections import Detections
 
-SCHEMA_ID = "jetsentry.detections/1"
+SCHEMA_ID = "jetsentry.detections/2"
 LATENCY_STAGES = ("decode_to_batch", "preprocess", "inference", "postprocess", "tracking", "total")
 
 # Decimal places kept in the JSON.  0.01 px and 1e-4 score are far below what any
@@ -94,10 +94,19 @@ class DetectionsMessage(_MessagePart):
     model_config = message_config(SCHEMA_ID)
 
     # Aliased: a field called `schema` would shadow BaseModel.schema().
-    schema_id: Literal["jetsentry.detections/1"] = Field(alias="schema", description="Message format and version.")
+    schema_id: Literal["jetsentry.detections/2"] = Field(alias="schema", description="Message format and version.")
+    message_id: str = Field(
+        pattern=r"^[^/]+/[^/]+/\d+/\d+$",
+        description="{device_id}/{camera_id}/{run}/{seq}: unique across restarts and the same in every resend. "
+        "Delivery is at least once: subscribers de-duplicate by message_id, and detect gaps per "
+        "(device_id, camera_id, run) from seq.",
+    )
     device_id: str = Field(description="Appliance id.")
     camera_id: str = Field(description="Camera id.")
-    seq: int = Field(ge=0, description="Frame sequence number, increasing per camera across reconnects.")
+    run: int = Field(ge=0, description="The daemon's start count (raised at every start, kept in its state "
+                     "directory); 0 from tools that publish without one.")
+    seq: int = Field(ge=0, description="Frame sequence number per camera within a run, from 0; it increases "
+                     "across reconnects, and a frame dropped before inference (busy, fps_cap) leaves a gap.")
     capture_ts: UtcTimestamp = Field(description="When the frame was captured (source clock where it has one).")
     processed_ts: UtcTimestamp = Field(description="When this message was built.")
     model: ModelInfo = Field(description="The detector that produced the detections.")
@@ -172,10 +181,12 @@ def build_detections_message(
     labels: Sequence[str] | np.ndarray,
     latency_ms: Mapping[str, float],
     processed_ts: float | None = None,
+    run: int = 0,
 ) -> bytes:
-    """Compact JSON (ASCII, so also UTF-8) of one frame's detections (format `jetsentry.detections/1`).
+    """Compact JSON (ASCII, so also UTF-8) of one frame's detections (format `jetsentry.detections/2`).
 
-    capture_ts and processed_ts are epoch seconds (processed_ts defaults to now);
+    capture_ts and processed_ts are epoch seconds (processed_ts defaults to now); run is the
+    daemon's start count (publish/run_counter.py), part of message_id;
     labels[class_id] names each class (pass a numpy object array to skip a conversion);
     latency_ms has exactly the keys in LATENCY_STAGES.
     """
@@ -183,8 +194,10 @@ def build_detections_message(
     _check_detections(detections, len(label_array))
     message = {
         "schema": SCHEMA_ID,
+        "message_id": f"{device_id}/{camera_id}/{int(run)}/{int(seq)}",
         "device_id": device_id,
         "camera_id": camera_id,
+        "run": int(run),
         "seq": int(seq),
         "capture_ts": format_utc_ms(capture_ts),
         "processed_ts": format_utc_ms(time.time() if processed_ts is None else processed_ts),

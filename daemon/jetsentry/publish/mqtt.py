@@ -4,7 +4,9 @@ Callers hand messages to `publish()`, which only appends to an `Outbox` and wake
 network thread; all socket work happens on that thread.  Each connection attempt uses a
 fresh paho client (paho's own retry and resend machinery stays unused), so what gets
 resent after a drop is decided here: every message not acknowledged by the broker goes
-back to the front of the outbox, in its original order.
+back to the front of the outbox, in its original order.  The network thread also commits
+the outbox (a disk outbox's group commit), connected or not, so the caller never waits
+for the disk.
 """
 
 from __future__ import annotations
@@ -58,10 +60,12 @@ class PublisherStats:
     queued: int  # waiting or in flight: not yet acknowledged
     in_flight: int  # handed to the broker connection, awaiting acknowledgement
     sent: int  # acknowledged by the broker (QoS 1) or written to the socket (QoS 0)
-    dropped_overflow: int  # oldest messages dropped because the outbox was full
+    dropped_overflow: int  # oldest messages dropped because the memory outbox was full
+    dropped_quota: int  # oldest detections dropped because the disk outbox reached its quota
     dropped_rejected: int  # messages paho refused outright (logged each time)
     connects: int  # successful CONNACKs
     reconnects: int  # connection attempts after the first
+    outbox_bytes: int  # topic plus payload bytes not yet acknowledged
 
 
 class _Link:
@@ -128,12 +132,12 @@ class MqttPublisher:
 
         self._connected = False
         self._sent = 0
-        self._dropped_overflow = 0
+        self._dropped = {"overflow": 0, "quota": 0}  # by the outbox's drop_reason
         self._dropped_rejected = 0
         self._connects = 0
         self._reconnects = 0
-        self._overflow_unreported = 0
-        self._last_overflow_warning = -float("inf")
+        self._drops_unreported = 0
+        self._last_drop_warning = -float("inf")
 
     # ----------------------------------------------------------------- caller side
 
@@ -163,7 +167,7 @@ class MqttPublisher:
         message = OutgoingMessage(topic, bytes(payload), qos, retain)
         with self._lock:
             dropped = self._outbox.put(message)
-            warning = self._count_overflow(dropped) if dropped else None
+            warning = self._count_drops(dropped) if dropped else None
             wake = not self._wake_pending
             self._wake_pending = True
         if warning:
@@ -191,7 +195,11 @@ class MqttPublisher:
                 log.warning("MQTT network thread did not stop within %.1f s", timeout + CONNECT_TIMEOUT_S)
                 return
         left = self.queued
-        if left:
+        self._outbox.close()
+        if left and self._outbox.drop_reason == "quota":
+            log.info("MQTT publisher stopped with %d undelivered messages, kept in the disk outbox for the next "
+                     "start", left)
+        elif left:
             log.warning("MQTT publisher stopped with %d undelivered messages (memory outbox: discarded)", left)
         self._wake_r.close()
         self._wake_w.close()
@@ -211,7 +219,11 @@ class MqttPublisher:
 
     @property
     def dropped_overflow(self) -> int:
-        return self._dropped_overflow
+        return self._dropped["overflow"]
+
+    @property
+    def dropped_quota(self) -> int:
+        return self._dropped["quota"]
 
     @property
     def reconnects(self) -> int:
@@ -224,27 +236,36 @@ class MqttPublisher:
                 queued=len(self._outbox),
                 in_flight=self._outbox.in_flight,
                 sent=self._sent,
-                dropped_overflow=self._dropped_overflow,
+                dropped_overflow=self._dropped["overflow"],
+                dropped_quota=self._dropped["quota"],
                 dropped_rejected=self._dropped_rejected,
                 connects=self._connects,
                 reconnects=self._reconnects,
+                outbox_bytes=self._outbox.nbytes,
             )
 
-    def _count_overflow(self, dropped: int) -> tuple[Any, ...] | None:
+    def _count_drops(self, dropped: int) -> tuple[Any, ...] | None:
         # Called under the lock; returns the warning to log (outside it), at most one per interval.
-        self._dropped_overflow += dropped
-        self._overflow_unreported += dropped
+        reason = self._outbox.drop_reason
+        self._dropped[reason] += dropped
+        self._drops_unreported += dropped
         now = time.monotonic()
-        if now - self._last_overflow_warning < OVERFLOW_WARNING_INTERVAL_S:
+        if now - self._last_drop_warning < OVERFLOW_WARNING_INTERVAL_S:
             return None
-        self._last_overflow_warning = now
-        unreported, self._overflow_unreported = self._overflow_unreported, 0
+        self._last_drop_warning = now
+        unreported, self._drops_unreported = self._drops_unreported, 0
+        if reason == "quota":
+            return (
+                "MQTT disk outbox at its quota (%d messages, %d bytes; broker unreachable or slow): dropped the %d "
+                "oldest detections messages since the last warning, %d in total",
+                len(self._outbox), self._outbox.nbytes, unreported, self._dropped[reason],
+            )
         return (
             "MQTT outbox full (%d messages, broker unreachable or slow): dropped the %d oldest since the "
             "last warning, %d in total",
             len(self._outbox),
             unreported,
-            self._dropped_overflow,
+            self._dropped[reason],
         )
 
     def _wake(self) -> None:
@@ -265,7 +286,27 @@ class MqttPublisher:
         try:
             self._connect_loop()
         finally:
+            self._commit()  # what came in last is on disk for the next start
             self.heartbeat.finish()
+
+    def _commit(self) -> None:
+        try:
+            self._outbox.commit()
+        except Exception:  # the outbox logs its own disk errors; this is a bug: keep the thread alive
+            log.exception("MQTT: outbox commit failed")
+
+    def _idle(self, seconds: float) -> None:
+        """Sleep until stop() or `seconds`, committing what publish() hands over meanwhile."""
+        deadline = time.monotonic() + seconds
+        while True:
+            self.heartbeat.beat()  # a backoff wait is not a wedged publisher
+            self._commit()
+            left = deadline - time.monotonic()
+            if left <= 0 or self._stopping.is_set():
+                return
+            readable, _, _ = select.select([self._wake_r], [], [], min(left, SELECT_TIMEOUT_S))
+            if readable:
+                self._drain_wake()
 
     def _connect_loop(self) -> None:
         first_attempt = True
@@ -290,9 +331,10 @@ class MqttPublisher:
             self.retry_delays.append(delay)
             if self._stopping.is_set():  # queued messages wait: retry often until the flush deadline
                 time.sleep(max(0.0, min(delay.delay_s, STOPPING_RETRY_S, self._flush_deadline - time.monotonic())))
+                self._commit()
                 continue
             log.info("MQTT: next connection attempt to %s:%d in %.2f s", self._cfg.host, self._cfg.port, delay.delay_s)
-            wait_beating(self._stopping, delay.delay_s, self.heartbeat)
+            self._idle(delay.delay_s)
 
     def _new_client(self) -> paho.Client:
         cfg = self._cfg
@@ -353,6 +395,7 @@ class MqttPublisher:
                 if self._finish(link, now):
                     self._said_offline = True
                     return
+            self._commit()
             if link.connected and link.offline_mid is None:
                 self._pump(link)
                 if link.lost:

@@ -1,8 +1,11 @@
 """Where outgoing messages wait until the broker acknowledges them.
 
-The publisher talks to an `Outbox`; `MemoryOutbox` is the bounded in-memory one.  A
-disk-backed outbox (later issue) implements the same protocol so messages survive
-restarts.  Implementations need not be thread-safe: the publisher serialises calls.
+The publisher talks to an `Outbox`: `MemoryOutbox` is the bounded in-memory one,
+`DiskOutbox` (publish/disk_outbox.py) keeps messages in SQLite so they survive a broker
+outage and a crash.  `put` is called from the frame path and must stay a cheap memory
+append; `commit` makes what was put durable and runs on the publisher's network thread
+only.  The publisher serialises put/pop_batch/ack/requeue_unacked under its lock and calls
+`commit` outside it.
 """
 
 from __future__ import annotations
@@ -21,11 +24,19 @@ class OutgoingMessage:
 
 
 class Outbox(Protocol):
+    drop_reason: str  # the publisher's counter for what put() drops: "overflow" or "quota"
+
     def put(self, message: OutgoingMessage) -> int:
         """Append at the back; returns how many of the oldest waiting messages were dropped for room."""
 
+    def commit(self) -> int:
+        """Make what put() added durable (a no-op in memory); returns how many messages it committed."""
+
+    def close(self) -> None:
+        """Commit what is left and release the storage."""
+
     def pop_batch(self, max_items: int) -> list[tuple[int, OutgoingMessage]]:
-        """Up to max_items oldest waiting messages with their keys, now in flight until ack or requeue."""
+        """Up to max_items oldest committed messages with their keys, now in flight until ack or requeue."""
 
     def ack(self, key: int) -> None:
         """The broker has the message: forget it."""
@@ -37,8 +48,16 @@ class Outbox(Protocol):
     def in_flight(self) -> int:
         """Messages popped and not yet acknowledged or requeued."""
 
+    @property
+    def nbytes(self) -> int:
+        """Topic plus payload bytes of the messages not yet acknowledged."""
+
     def __len__(self) -> int:
         """Messages not yet acknowledged: waiting plus in flight."""
+
+
+def message_size(message: OutgoingMessage) -> int:
+    return len(message.topic) + len(message.payload)
 
 
 class MemoryOutbox:
@@ -48,6 +67,8 @@ class MemoryOutbox:
     send window); once requeued they do, so a later put may drop them first.
     """
 
+    drop_reason = "overflow"
+
     def __init__(self, capacity: int):
         if capacity < 1:
             raise ValueError(f"outbox capacity must be >= 1, got {capacity}")
@@ -55,15 +76,24 @@ class MemoryOutbox:
         self._waiting: deque[tuple[int, OutgoingMessage]] = deque()
         self._in_flight: dict[int, OutgoingMessage] = {}
         self._next_key = 0
+        self._nbytes = 0
 
     def put(self, message: OutgoingMessage) -> int:
         self._waiting.append((self._next_key, message))
         self._next_key += 1
+        self._nbytes += message_size(message)
         dropped = 0
         while len(self._waiting) > self.capacity:
-            self._waiting.popleft()
+            _, old = self._waiting.popleft()
+            self._nbytes -= message_size(old)
             dropped += 1
         return dropped
+
+    def commit(self) -> int:
+        return 0
+
+    def close(self) -> None:
+        pass
 
     def pop_batch(self, max_items: int) -> list[tuple[int, OutgoingMessage]]:
         batch = []
@@ -74,7 +104,9 @@ class MemoryOutbox:
         return batch
 
     def ack(self, key: int) -> None:
-        self._in_flight.pop(key, None)
+        message = self._in_flight.pop(key, None)
+        if message is not None:
+            self._nbytes -= message_size(message)
 
     def requeue_unacked(self) -> int:
         count = len(self._in_flight)
@@ -86,6 +118,10 @@ class MemoryOutbox:
     @property
     def in_flight(self) -> int:
         return len(self._in_flight)
+
+    @property
+    def nbytes(self) -> int:
+        return self._nbytes
 
     def __len__(self) -> int:
         return len(self._waiting) + len(self._in_flight)

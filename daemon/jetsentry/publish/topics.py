@@ -41,3 +41,8 @@ def device_topic(prefix: str, device_id: str, name: str) -> str:
     if name not in DEVICE_TOPICS:
         raise ValueError(f"{name!r} is not a device topic; those are {', '.join(DEVICE_TOPICS)}")
     return check_topic(f"{_prefix(prefix)}/{_level(device_id, 'device_id')}/{name}")
+
+
+def is_detections_topic(topic: str) -> bool:
+    """A per-frame detections topic: the one kind of message a full disk outbox may drop."""
+    return topic.endswith("/detections")
