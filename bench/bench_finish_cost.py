@@ -4,7 +4,7 @@ The detections are the COCO YOLOv8n's own on the clip's frames (computed once wi
 on the CPU, cached in bench/.cache, then replayed): for each frame the anchors above the
 tracker's low threshold, as the GPU head kernel hands them over (infer/head_kernel.py).
 Camera c plays the clip from frame c * 7, so the 16 frames of a batch differ.  Steps, each
-timed per batch of 16 and reported per frame:
+timed per batch of 16 (thread CPU time) and reported in µs per frame:
 
   candidates  the head kernel's host side: its candidate rows back in anchor order
               (head_kernel_types.candidates_from_rows);
@@ -43,7 +43,8 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from common import CACHE_DIR, PYTHON, REPO, CpuMonitor, bench_arguments, chosen_clip, chosen_model, stats_ms, write_result  # noqa: E402
+from common import (CACHE_DIR, PYTHON, REPO, CpuMonitor, bench_arguments, chosen_clip, chosen_model,  # noqa: E402
+                    stats_ms, write_result)
 
 CAMERAS = 16
 CAMERA_OFFSET = 7  # frames between the cameras' starting points in the clip
@@ -183,7 +184,7 @@ def run_round(model: Path, replay: Replay, batches: int, profile: cProfile.Profi
                 digest.update(result.detections.track_ids.tobytes())
     finally:
         detector.close()
-    return {"cpu_ms_per_frame": {k: v / counts["frames"] * 1e3 for k, v in cpu.items()}, **counts,
+    return {"cpu_us_per_frame": {k: v / counts["frames"] * 1e6 for k, v in cpu.items()}, **counts,
             "output_sha256": digest.hexdigest()}
 
 
@@ -235,18 +236,18 @@ def main() -> None:
     with CpuMonitor() as monitor:
         for _ in range(args.rounds):
             rounds.append(run_round(model, replay, args.batches))
-    steps = {step: stats_ms(r["cpu_ms_per_frame"][step] for r in rounds) for step in rounds[0]["cpu_ms_per_frame"]}
+    steps = {step: stats_ms(r["cpu_us_per_frame"][step] for r in rounds) for step in rounds[0]["cpu_us_per_frame"]}
     first = rounds[0]
     per_frame = {k: round(first[k] / first["frames"], 3) for k in ("published", "message_bytes")}
     candidates = replay.counts
-    summary = ", ".join(f"{step} {s['p50']:.3f}" for step, s in steps.items())
-    print(f"bench_finish_cost, {CAMERAS} cameras, {args.rounds} rounds of {args.batches} batches: CPU ms per frame "
+    summary = ", ".join(f"{step} {s['p50']:.1f}" for step, s in steps.items())
+    print(f"bench_finish_cost, {CAMERAS} cameras, {args.rounds} rounds of {args.batches} batches: CPU us per frame "
           f"(median of rounds) {summary}; {candidates.mean():.1f} candidates and {per_frame['published']} published "
           f"detections per frame, {per_frame['message_bytes']:.0f}-byte messages; other processes "
           f"{monitor.record['foreign_cores']:.2f} cores", flush=True)
     result = {"cameras": CAMERAS, "batches": args.batches, "rounds": args.rounds, "clip_frames": replay.frames,
               "candidates_per_frame": round(float(candidates.mean()), 2), "per_frame": per_frame,
-              "cpu_ms_per_frame": steps}
+              "cpu_us_per_frame": steps}
     if args.profile:
         profile = cProfile.Profile()
         run_round(model, replay, args.batches, profile)
@@ -266,12 +267,12 @@ def compare(args, replay: Replay) -> None:
             order = ("before", "after") if index % 2 == 0 else ("after", "before")
             for side in order:
                 rounds[side].append(_round_in_process(sides[side], args))
-    steps = list(rounds["after"][0]["cpu_ms_per_frame"])
+    steps = list(rounds["after"][0]["cpu_us_per_frame"])
     result = {"cameras": CAMERAS, "batches": args.batches, "rounds": args.rounds, "before": str(args.compare),
               "candidates_per_frame": round(float(replay.counts.mean()), 2)}
     for side, side_rounds in rounds.items():
-        result[side] = {step: stats_ms(r["cpu_ms_per_frame"][step] for r in side_rounds) for step in steps}
-        result[side]["total"] = stats_ms(sum(r["cpu_ms_per_frame"].values()) for r in side_rounds)
+        result[side] = {step: stats_ms(r["cpu_us_per_frame"][step] for r in side_rounds) for step in steps}
+        result[side]["total"] = stats_ms(sum(r["cpu_us_per_frame"].values()) for r in side_rounds)
     result["ratio_after_before"] = {step: round(result["after"][step]["p50"] / result["before"][step]["p50"], 3)
                                     for step in [*steps, "total"]}
     digests = {r["output_sha256"] for side_rounds in rounds.values() for r in side_rounds}
@@ -279,7 +280,7 @@ def compare(args, replay: Replay) -> None:
     first = rounds["after"][0]
     result["per_frame"] = {k: round(first[k] / first["frames"], 3) for k in ("published", "message_bytes")}
     for step in [*steps, "total"]:
-        print(f"{step:10s} before {result['before'][step]['p50']:.4f} ms  after {result['after'][step]['p50']:.4f} ms"
+        print(f"{step:10s} before {result['before'][step]['p50']:.1f} us  after {result['after'][step]['p50']:.1f} us"
               f"  ratio {result['ratio_after_before'][step]:.3f}")
     print(f"outputs identical: {result['outputs_identical']}; other processes {monitor.record['foreign_cores']:.2f} "
           f"cores", flush=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import lap  # Jonker-Volgenant (LAPJV), the solver of the ByteTrack reference
 import numpy as np
 
-_EMPTY_MATCHES = np.zeros((0, 2), dtype=np.intp)
+EMPTY_MATCHES = np.zeros((0, 2), dtype=np.intp)  # linear_assignment's matches when nothing matches
 
 
 def iou_matrix(boxes_a: np.ndarray, boxes_b: np.ndarray) -> np.ndarray:
@@ -60,7 +60,7 @@ def linear_assignment(cost: np.ndarray, threshold: float) -> tuple[np.ndarray, n
     cost = np.asarray(cost, dtype=np.float64)
     n_rows, n_cols = cost.shape
     if n_rows == 0 or n_cols == 0:
-        return _EMPTY_MATCHES, np.arange(n_rows), np.arange(n_cols)
+        return EMPTY_MATCHES, np.arange(n_rows), np.arange(n_cols)
     candidate = cost < threshold
     row_count = np.count_nonzero(candidate, axis=1)
     col_count = np.count_nonzero(candidate, axis=0)
