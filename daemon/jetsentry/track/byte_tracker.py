@@ -148,8 +148,8 @@ class ByteTracker:
         boxes, scores = dets.boxes, dets.scores
         size = boxes[:, 2:] - boxes[:, :2]
         valid = (size[:, 0] > 0) & (size[:, 1] > 0)  # a zero height would give an infinite aspect ratio
-        high = np.flatnonzero(valid & (scores >= self.high_threshold))
-        low = np.flatnonzero(valid & (scores > self.low_threshold) & (scores < self.high_threshold))
+        high = (valid & (scores >= self.high_threshold)).nonzero()[0]
+        low = (valid & (scores > self.low_threshold) & (scores < self.high_threshold)).nonzero()[0]
 
         # The table is this tracker's own copy (take() below), so it is updated in place.
         n_tracked = self._n_tracked
@@ -228,7 +228,7 @@ class ByteTracker:
         n_tracked = self._n_tracked
         activated = self._tracks.activated[:n_tracked]
         track_id = self._tracks.track_id[:n_tracked]  # a view: ids given here stay in the table
-        needs_id = np.flatnonzero(activated & (track_id == NO_TRACK_ID))
+        needs_id = (activated & (track_id == NO_TRACK_ID)).nonzero()[0]
         track_id[needs_id] = np.arange(self._next_id, self._next_id + needs_id.size)
         self._next_id += needs_id.size
         # Every confirmed tracked row was matched this frame, so det_index >= 0 here.
