@@ -44,7 +44,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 from common import (CACHE_DIR, PYTHON, REPO, CpuMonitor, bench_arguments, chosen_clip, chosen_model,  # noqa: E402
-                    stats_ms, write_result)
+                    stats_ms, wait_for_quiet, write_result)
 
 CAMERAS = 16
 CAMERA_OFFSET = 7  # frames between the cameras' starting points in the clip
@@ -232,6 +232,8 @@ def main() -> None:
     if args.one_round:
         print(json.dumps(run_round(model, replay, args.batches)))
         return
+    if not args.no_wait:
+        wait_for_quiet()
     if args.compare is not None:
         compare(args, replay)
         return
