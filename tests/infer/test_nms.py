@@ -57,29 +57,6 @@ def test_pair_chunks_give_the_same_result(monkeypatch):
     assert nms(boxes, scores, 0.5).tolist() == whole.tolist()
 
 
-def _awkward_boxes(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Snapped coordinates (many equal x1 values), some boxes wide, inverted or empty."""
-    rng = np.random.default_rng(seed)
-    xy = np.round(rng.uniform(0, 100, (count, 2)) / 5) * 5
-    wh = rng.choice([-5.0, 0.0, 5.0, 10.0, 30.0, 200.0], (count, 2))
-    return np.concatenate([xy, xy + wh], axis=1).astype(np.float32), rng.permutation(count).astype(np.float32)
-
-
-@pytest.mark.parametrize("threshold", [0.3, 0.7])
-@pytest.mark.parametrize("boxes,scores", [clustered_boxes(300, 30, 11), clustered_boxes(40, 3, 12),
-                                          _awkward_boxes(400, 13)], ids=["clustered", "crowded", "awkward"])
-def test_all_pairs_and_sweep_keep_the_same_boxes(monkeypatch, boxes, scores, threshold):
-    class_offsets = (np.random.default_rng(14).integers(0, 80, len(scores)).astype(np.float32) * 7680)[:, None]
-    for candidates in (boxes, boxes + class_offsets):
-        all_pairs = nms(candidates, scores, threshold)
-        monkeypatch.setattr(nms_module, "ALL_PAIRS_MAX_BOXES", 0)  # always the sweep in x
-        swept = nms(candidates, scores, threshold)
-        monkeypatch.undo()
-        assert len(scores) <= nms_module.ALL_PAIRS_MAX_BOXES
-        assert all_pairs.tolist() == swept.tolist()
-        assert all_pairs.tolist() == reference_nms(candidates, scores, threshold)
-
-
 @pytest.mark.parametrize("threshold", [0.45, 0.7])
 @pytest.mark.parametrize("seed", [5, 6, 7])
 def test_equals_torchvision(seed, threshold):
@@ -95,7 +72,12 @@ def test_equals_torchvision(seed, threshold):
 def test_equals_torchvision_on_awkward_boxes():
     torch = pytest.importorskip("torch")
     torchvision = pytest.importorskip("torchvision")
-    boxes, scores = _awkward_boxes(400, 8)
+    rng = np.random.default_rng(8)
+    # Snapped coordinates give many equal x1 values; some boxes are wide, inverted or empty.
+    xy = np.round(rng.uniform(0, 100, (400, 2)) / 5) * 5
+    wh = rng.choice([-5.0, 0.0, 5.0, 10.0, 30.0, 200.0], (400, 2))
+    boxes = np.concatenate([xy, xy + wh], axis=1).astype(np.float32)
+    scores = rng.permutation(400).astype(np.float32)
     expected = torchvision.ops.nms(torch.from_numpy(boxes), torch.from_numpy(scores), 0.5).numpy()
     assert nms(boxes, scores, 0.5).tolist() == expected.tolist()
     assert nms(boxes, scores, 0.5).tolist() == reference_nms(boxes, scores, 0.5)

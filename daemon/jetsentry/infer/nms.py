@@ -8,8 +8,6 @@ No N x N matrix and no per-box Python loop:
    sorting by x1 and a ``searchsorted`` for each x2.  With class-aware offsets, boxes
    of different classes never pair.  Pairs are generated in chunks to bound memory.
 2. Keep the pairs with IoU above the threshold, as (higher-scored, lower-scored).
-   Up to ALL_PAIRS_MAX_BOXES boxes, all pairs at once instead (the same pairs pass step 2:
-   boxes apart in x have IoU 0).
 3. Greedy result as a fixed point: "a box survives if no surviving higher-scored box
    overlaps it", iterated from "all survive".  A box's state depends only on boxes
    ranked above it, so the iteration settles on exactly the greedy result, after as
@@ -21,19 +19,14 @@ from __future__ import annotations
 import numpy as np
 
 MAX_PAIRS = 1 << 20  # candidate pairs per chunk: ~30 MB of temporaries
-# Up to this many boxes, every pair's IoU is computed at once (at most 0.25 M pairs, a few MB):
-# on the tens of candidates of a frame that is a dozen array operations instead of the sweep's
-# few dozen.  Either way the pairs above the threshold are the same.
-ALL_PAIRS_MAX_BOXES = 512
 
 
 def box_iou_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of boxes ``a[k]`` and ``b[k]`` (K, 4) xyxy float32 (or any shapes that broadcast, boxes
-    on the last axis), with torchvision's float32 arithmetic."""
-    area_a = (a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1])
-    area_b = (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
-    inter_w = np.maximum(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), np.float32(0))
-    inter_h = np.maximum(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), np.float32(0))
+    """IoU of boxes ``a[k]`` and ``b[k]`` (K, 4) xyxy float32, with torchvision's float32 arithmetic."""
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    inter_w = np.maximum(np.minimum(a[:, 2], b[:, 2]) - np.maximum(a[:, 0], b[:, 0]), np.float32(0))
+    inter_h = np.maximum(np.minimum(a[:, 3], b[:, 3]) - np.maximum(a[:, 1], b[:, 1]), np.float32(0))
     inter = inter_w * inter_h
     with np.errstate(divide="ignore", invalid="ignore"):  # degenerate boxes: NaN, never suppressing
         return inter / (area_a + area_b - inter)
@@ -46,8 +39,7 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarr
         return np.zeros(0, np.int64)
     order = np.argsort(-scores, kind="stable")
     ranked = np.ascontiguousarray(boxes[order], dtype=np.float32)  # index = rank by score
-    pairs = _all_overlapping_pairs if count <= ALL_PAIRS_MAX_BOXES else _overlapping_pairs
-    earlier, later = pairs(ranked, np.float64(iou_threshold))
+    earlier, later = _overlapping_pairs(ranked, np.float64(iou_threshold))
     keep = np.ones(count, bool)
     while True:
         suppressed = np.zeros(count, bool)
@@ -55,15 +47,6 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarr
         if np.array_equal(suppressed, ~keep):  # fixed point: the greedy result
             return order[keep]
         keep = ~suppressed
-
-
-def _all_overlapping_pairs(ranked: np.ndarray, threshold: np.float64) -> tuple[np.ndarray, np.ndarray]:
-    """(earlier, later) rank pairs whose IoU exceeds ``threshold``, from the IoU of every pair
-    (box_iou_pairs' arithmetic, broadcast: the same float32 values)."""
-    count = ranked.shape[0]
-    hit = box_iou_pairs(ranked[:, None, :], ranked[None, :, :]) > threshold
-    hit &= np.arange(count)[:, None] < np.arange(count)  # each pair once, the higher-scored first
-    return hit.nonzero()
 
 
 def _overlapping_pairs(ranked: np.ndarray, threshold: np.float64) -> tuple[np.ndarray, np.ndarray]:
