@@ -57,6 +57,15 @@ def _frame_cost(r: dict) -> tuple[str, str]:
             f"JSON message {r['message_ms']['p50']:.2f} ms")
 
 
+def _finish_cost(r: dict) -> tuple[str, str]:
+    what = f"host CPU per frame after inference, {r['cameras']} cameras (head rows, NMS, tracking, messages)"
+    if "after" in r:  # --compare: before and after, interleaved
+        return what, (f"**{r['after']['total']['p50']:.0f} µs** against {r['before']['total']['p50']:.0f} µs before "
+                      f"= {r['ratio_after_before']['total']:.2f} x; outputs identical: {r['outputs_identical']}")
+    total = sum(r["cpu_us_per_frame"][step]["p50"] for step in ("candidates", "nms", "finish"))
+    return what, f"**{total:.0f} µs** (finish {r['cpu_us_per_frame']['finish']['p50']:.0f} µs)"
+
+
 def _decode(r: dict) -> tuple[str, str]:
     best = min(r["runs"], key=lambda run: run["cpu_ms_per_frame"])
     return (f"decoding + copy + BGR conversion, letterbox, {r['clip']}",
@@ -87,6 +96,7 @@ RENDERERS: dict[str, Callable[[dict], tuple[str, str]]] = {
     "daemon": _daemon,
     "latency": _latency,
     "frame_cost": _frame_cost,
+    "finish_cost": _finish_cost,
     "decode": _decode,
     "soak": _soak,
     "monitoring": _monitoring,

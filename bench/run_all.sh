@@ -42,6 +42,7 @@ bench() {
 }
 
 bench bench/bench_frame_cost.py "${wait_flag[@]}"
+bench bench/bench_finish_cost.py "${wait_flag[@]}"
 bench bench/bench_metrics_overhead.py "${wait_flag[@]}"
 bench bench/bench_outbox.py "${wait_flag[@]}"
 bench bench/bench_decode.py "${wait_flag[@]}"

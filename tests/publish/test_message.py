@@ -46,6 +46,26 @@ def test_numbers_are_short_without_float32_noise():
     assert " " not in text  # compact separators
 
 
+_FIXED_PART = (
+    b'{"schema":"jetsentry.detections/1","device_id":"dev1","camera_id":"cam1","seq":0,'
+    b'"capture_ts":"2024-05-01T12:00:00.123Z","processed_ts":"2024-05-01T12:00:00.200Z",'
+    b'"model":{"name":"yolov8n-test","version":"1","sha256":"' + b"ab" * 32 + b'"},'
+    b'"backend":"onnxruntime-cpu","frame":{"width":1920,"height":1080},'
+)
+_LATENCY_PART = (b'"latency_ms":{"decode_to_batch":1.5,"preprocess":2.25,"inference":30.125,"postprocess":0.5,'
+                 b'"tracking":0.25,"total":35.0}}')
+
+
+def test_message_bytes_are_pinned():
+    # The exact bytes subscribers see: key order, compact separators, number formatting, null track ids.
+    assert sample_message() == _FIXED_PART + (
+        b'"detections":[{"track_id":7,"class_id":0,"label":"person","score":0.9123,"bbox":[12.34,5.0,100.5,80.25]},'
+        b'{"track_id":null,"class_id":2,"label":"car","score":0.5,"bbox":[0.0,0.0,1919.99,1079.5]},'
+        b'{"track_id":0,"class_id":1,"label":"bicycle","score":0.25,"bbox":[50.0,60.0,70.0,80.0]}],'
+    ) + _LATENCY_PART
+    assert sample_message(detections=Detections.empty()) == _FIXED_PART + b'"detections":[],' + _LATENCY_PART
+
+
 def test_no_detections_gives_an_empty_list():
     message = json.loads(sample_message(detections=Detections.empty()))
     schema_validator().validate(message)

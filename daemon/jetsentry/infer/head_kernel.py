@@ -21,9 +21,8 @@ import numpy as np
 from jetsentry.gpu.cuda import CudaDevice, check, driver
 from jetsentry.gpu.memory import DeviceBuffer, PinnedBuffer, Resources, copy_dtoh_async, copy_htod_async
 from jetsentry.gpu.nvrtc import CompiledKernel, compile_kernel
-from jetsentry.infer.head_kernel_types import Candidates
+from jetsentry.infer.head_kernel_types import ROW, Candidates, candidates_from_rows
 
-ROW = 7  # anchor, score, class, cx, cy, w, h
 BLOCK = 256
 
 SOURCE = r"""
@@ -123,14 +122,7 @@ class HeadDecoder:
                 offset = image * image_bytes
                 copy_dtoh_async(self._host_rows.ptr + offset, self._rows.ptr + offset, int(found) * ROW * 4, stream)
         check(driver.cuStreamSynchronize(stream), "cuStreamSynchronize")
-        rows = self._host_rows.view(np.float32, (self.max_batch, self.anchors, ROW))
-        out = []
-        for image, found in enumerate(counts):
-            picked = rows[image, : int(found)]
-            picked = picked[np.argsort(picked[:, 0], kind="stable")]  # back in anchor order
-            out.append(Candidates(xywh=np.ascontiguousarray(picked[:, 3:7]), scores=picked[:, 1].copy(),
-                                  class_ids=picked[:, 2].astype(np.int64)))
-        return out
+        return candidates_from_rows(self._host_rows.view(np.float32, (self.max_batch, self.anchors, ROW)), counts)
 
     def close(self) -> None:
         self._resources.free_all()

@@ -27,6 +27,9 @@ BBOX_DECIMALS = 2
 SCORE_DECIMALS = 4
 LATENCY_DECIMALS = 3
 
+# One encoder for every message: json.dumps with options builds a new one per call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+
 _UTC_MS_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$"
 UtcTimestamp = Annotated[
     str,
@@ -151,6 +154,8 @@ def _latency_dict(latency_ms: Mapping[str, float]) -> dict[str, float]:
 
 
 def _detection_items(detections: Detections, labels: np.ndarray) -> list[dict[str, object]]:
+    if len(detections) == 0:  # many frames have none: skip the column conversions
+        return []
     # Columns are rounded and converted in bulk; the comprehension only zips ready
     # Python values into the dicts json.dumps needs.  float64 before rounding, or
     # float32 noise reappears in the JSON (12.34 -> 12.340000152587891).
@@ -208,7 +213,7 @@ def build_detections_message(
         "latency_ms": _latency_dict(latency_ms),
     }
     try:
-        text = json.dumps(message, separators=(",", ":"), allow_nan=False)
+        text = _ENCODER.encode(message)
     except ValueError:
         raise ValueError(
             f"camera {camera_id!r} seq {seq}: detections or latencies contain NaN or infinity"

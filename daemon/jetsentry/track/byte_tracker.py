@@ -43,7 +43,7 @@ import numpy as np
 from jetsentry.detections import Detections
 from jetsentry.track import kalman_filter
 from jetsentry.track.frame_rate import check_frame_rate
-from jetsentry.track.matching import fuse_score, iou_cost, linear_assignment
+from jetsentry.track.matching import EMPTY_MATCHES, fuse_score, iou_cost, linear_assignment
 from jetsentry.track.track_table import LOST, NO_TRACK_ID, TRACKED, TrackTable
 
 # Fixed by the reference, not configurable there either: stage 2 needs IoU > 0.5,
@@ -126,8 +126,9 @@ class ByteTracker:
     def forget_tracks(self) -> None:
         """Forget every track but keep numbering ids where it was, so no id ever names two
         objects; the next frame is treated as a first frame (its tracks start confirmed)."""
-        self._tracked = TrackTable.empty()
-        self._lost = TrackTable.empty()
+        # One table: rows [0, _n_tracked) were tracked at the end of the last frame, the rest lost.
+        self._tracks = TrackTable.empty()
+        self._n_tracked = 0
         self._frame = 0
 
     @property
@@ -147,30 +148,31 @@ class ByteTracker:
         boxes, scores = dets.boxes, dets.scores
         size = boxes[:, 2:] - boxes[:, :2]
         valid = (size[:, 0] > 0) & (size[:, 1] > 0)  # a zero height would give an infinite aspect ratio
-        high = np.flatnonzero(valid & (scores >= self.high_threshold))
-        low = np.flatnonzero(valid & (scores > self.low_threshold) & (scores < self.high_threshold))
+        high = (valid & (scores >= self.high_threshold)).nonzero()[0]
+        low = (valid & (scores > self.low_threshold) & (scores < self.high_threshold)).nonzero()[0]
 
-        # Rows [0, n_tracked) were tracked at the end of the last frame, the rest lost.
-        n_tracked = len(self._tracked)
-        tracks = TrackTable.concat(self._tracked, self._lost)
+        # The table is this tracker's own copy (take() below), so it is updated in place.
+        n_tracked = self._n_tracked
+        tracks = self._tracks
         tracks.det_index[:] = -1
         tracked_rows = np.arange(n_tracked)
         lost_rows = np.arange(n_tracked, len(tracks))
-        confirmed = tracked_rows[tracks.activated[:n_tracked]]
-        unconfirmed = tracked_rows[~tracks.activated[:n_tracked]]
+        activated = tracks.activated[:n_tracked]
+        confirmed = tracked_rows[activated]
+        unconfirmed = tracked_rows[~activated]
         pool = np.concatenate((confirmed, lost_rows))
 
         # The reference lets lost boxes coast without changing height; unconfirmed
         # tracks are not predicted (they were born one frame ago).
-        tracks.mean[lost_rows, 7] = 0.0
-        tracks.mean[pool], tracks.covariance[pool] = kalman_filter.predict(
-            tracks.mean[pool], tracks.covariance[pool]
-        )
+        tracks.mean[n_tracked:, 7] = 0.0
+        if pool.size:
+            tracks.mean[pool], tracks.covariance[pool] = kalman_filter.predict(
+                tracks.mean[pool], tracks.covariance[pool]
+            )
         pool_boxes = tracks.boxes(pool)
 
         # Stage 1: high-score detections against confirmed and lost tracks.
-        cost = fuse_score(iou_cost(pool_boxes, boxes[high]), scores[high])
-        matches, pool_left, high_left = linear_assignment(cost, self.match_threshold)
+        matches, pool_left, high_left = _associate(pool_boxes, boxes[high], self.match_threshold, scores[high])
         matched_rows = [pool[matches[:, 0]]]
         matched_dets = [high[matches[:, 1]]]
         refound = matched_rows[0][matched_rows[0] >= n_tracked]
@@ -178,8 +180,8 @@ class ByteTracker:
         # Stage 2: low-score detections against confirmed tracks still unmatched.
         still_tracked = pool[pool_left] < n_tracked
         stage2_rows = pool[pool_left][still_tracked]
-        cost = iou_cost(pool_boxes[pool_left][still_tracked], boxes[low])
-        matches, stage2_left, _ = linear_assignment(cost, _LOW_SCORE_MATCH_THRESHOLD)
+        matches, stage2_left, _ = _associate(pool_boxes[pool_left][still_tracked], boxes[low],
+                                             _LOW_SCORE_MATCH_THRESHOLD)
         matched_rows.append(stage2_rows[matches[:, 0]])
         matched_dets.append(low[matches[:, 1]])
         newly_lost = stage2_rows[stage2_left]
@@ -187,49 +189,66 @@ class ByteTracker:
 
         # Stage 3: unconfirmed tracks against the high-score detections left over.
         high = high[high_left]
-        cost = fuse_score(iou_cost(tracks.boxes(unconfirmed), boxes[high]), scores[high])
-        matches, unconfirmed_left, high_left = linear_assignment(cost, _UNCONFIRMED_MATCH_THRESHOLD)
-        matched_rows.append(unconfirmed[matches[:, 0]])
-        matched_dets.append(high[matches[:, 1]])
-        dropped = np.zeros(len(tracks), bool)
-        dropped[unconfirmed[unconfirmed_left]] = True
+        dropped = unconfirmed[:0]
+        if unconfirmed.size:
+            matches, unconfirmed_left, high_left = _associate(
+                tracks.boxes(unconfirmed), boxes[high], _UNCONFIRMED_MATCH_THRESHOLD, scores[high])
+            matched_rows.append(unconfirmed[matches[:, 0]])
+            matched_dets.append(high[matches[:, 1]])
+            dropped = unconfirmed[unconfirmed_left]
+        else:
+            high_left = np.arange(high.size)
 
         # The stages never look at a box corrected in an earlier stage, so one batched
         # correction serves all three.
         _correct(tracks, np.concatenate(matched_rows), np.concatenate(matched_dets), boxes, frame)
+        kept_tracked = tracks.state[:n_tracked] == TRACKED
+        kept_tracked[dropped] = False
 
         # Stage 4: births from confident detections nobody claimed.
         high = high[high_left]
         births = high[scores[high] >= self.new_track_threshold]
-        born = TrackTable.born(boxes[births], births, frame, activated=frame == 1)
-        born_rows = np.arange(len(tracks), len(tracks) + len(born))
-        tracks = TrackTable.concat(tracks, born)
+        born_rows = np.arange(len(tracks), len(tracks) + births.size)
+        if births.size:
+            tracks = TrackTable.concat(tracks, TrackTable.born(boxes[births], births, frame, activated=frame == 1))
 
         # Keep the reference's list order (it decides assignment ties next frame):
         # tracked = still-tracked old rows, births, refound; lost = old lost, newly lost.
-        kept_tracked = tracked_rows[(tracks.state[:n_tracked] == TRACKED) & ~dropped[:n_tracked]]
-        tracked_order = np.concatenate((kept_tracked, born_rows, refound))
+        tracked_order = np.concatenate((tracked_rows[kept_tracked], born_rows, refound))
         old_lost = lost_rows[tracks.state[lost_rows] == LOST]
         old_lost = old_lost[frame - tracks.frame_id[old_lost] <= self.max_frames_lost]
         lost_order = np.concatenate((old_lost, newly_lost))
         tracked_order, lost_order = _drop_duplicates(tracks, tracked_order, lost_order)
 
-        self._tracked = tracks.take(tracked_order)
-        self._lost = tracks.take(lost_order)
+        self._tracks = tracks.take(np.concatenate((tracked_order, lost_order)))
+        self._n_tracked = tracked_order.size
         return self._confirmed_output(dets)
 
     def _confirmed_output(self, dets: Detections) -> Detections:
-        tracked = self._tracked
-        needs_id = np.flatnonzero(tracked.activated & (tracked.track_id == NO_TRACK_ID))
-        tracked.track_id[needs_id] = np.arange(self._next_id, self._next_id + needs_id.size)
+        n_tracked = self._n_tracked
+        activated = self._tracks.activated[:n_tracked]
+        track_id = self._tracks.track_id[:n_tracked]  # a view: ids given here stay in the table
+        needs_id = (activated & (track_id == NO_TRACK_ID)).nonzero()[0]
+        track_id[needs_id] = np.arange(self._next_id, self._next_id + needs_id.size)
         self._next_id += needs_id.size
         # Every confirmed tracked row was matched this frame, so det_index >= 0 here.
-        confirmed = tracked.activated
-        det_index = tracked.det_index[confirmed]
+        det_index = self._tracks.det_index[:n_tracked][activated]
         order = np.argsort(det_index, kind="stable")
         out = dets.select(det_index[order])
-        out.track_ids = tracked.track_id[confirmed][order].astype(np.int64)
+        out.track_ids = track_id[activated][order].astype(np.int64)
         return out
+
+
+def _associate(track_boxes: np.ndarray, det_boxes: np.ndarray, threshold: float,
+               det_scores: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """linear_assignment on 1 - IoU (fused with the detection scores where given); with no
+    track or no detection, nothing is matched and no cost is computed."""
+    if len(track_boxes) == 0 or len(det_boxes) == 0:
+        return EMPTY_MATCHES, np.arange(len(track_boxes)), np.arange(len(det_boxes))
+    cost = iou_cost(track_boxes, det_boxes)
+    if det_scores is not None:
+        cost = fuse_score(cost, det_scores)
+    return linear_assignment(cost, threshold)
 
 
 def _correct(tracks: TrackTable, rows: np.ndarray, det_index: np.ndarray, boxes: np.ndarray, frame: int) -> None:
@@ -252,6 +271,8 @@ def _drop_duplicates(
 
     The reference's remove_duplicate_stracks: IoU > 0.85; on equal age the tracked one goes.
     """
+    if tracked_order.size == 0 or lost_order.size == 0:
+        return tracked_order, lost_order
     cost = iou_cost(tracks.boxes(tracked_order), tracks.boxes(lost_order))
     pairs_tracked, pairs_lost = np.nonzero(cost < _DUPLICATE_COST)
     if pairs_tracked.size == 0:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import lap  # Jonker-Volgenant (LAPJV), the solver of the ByteTrack reference
 import numpy as np
 
-_EMPTY_MATCHES = np.zeros((0, 2), dtype=np.intp)
+EMPTY_MATCHES = np.zeros((0, 2), dtype=np.intp)  # linear_assignment's matches when nothing matches
 
 
 def iou_matrix(boxes_a: np.ndarray, boxes_b: np.ndarray) -> np.ndarray:
@@ -60,10 +60,12 @@ def linear_assignment(cost: np.ndarray, threshold: float) -> tuple[np.ndarray, n
     cost = np.asarray(cost, dtype=np.float64)
     n_rows, n_cols = cost.shape
     if n_rows == 0 or n_cols == 0:
-        return _EMPTY_MATCHES, np.arange(n_rows), np.arange(n_cols)
+        return EMPTY_MATCHES, np.arange(n_rows), np.arange(n_cols)
     candidate = cost < threshold
-    row_count = np.count_nonzero(candidate, axis=1)
-    col_count = np.count_nonzero(candidate, axis=0)
+    # Array methods, not np.flatnonzero/np.count_nonzero/np.stack: on the few rows of one
+    # camera's frame the functions' Python wrappers cost more than the work.
+    row_count = candidate.sum(axis=1)
+    col_count = candidate.sum(axis=0)
     only_col = candidate.argmax(axis=1)
     sole = (row_count == 1) & (col_count[only_col] == 1)
     row_to_col = np.full(n_rows, -1, dtype=np.intp)
@@ -71,19 +73,18 @@ def linear_assignment(cost: np.ndarray, threshold: float) -> tuple[np.ndarray, n
     col_taken = np.zeros(n_cols, bool)
     col_taken[only_col[sole]] = True
 
-    rows = np.flatnonzero((row_count > 0) & ~sole)
+    rows = ((row_count > 0) & ~sole).nonzero()[0]
     if rows.size:
-        cols = np.flatnonzero((col_count > 0) & ~col_taken)
+        cols = ((col_count > 0) & ~col_taken).nonzero()[0]
         _, sub_row_to_col, _ = lap.lapjv(cost[np.ix_(rows, cols)], extend_cost=True, cost_limit=threshold)
         sub_row_to_col = np.asarray(sub_row_to_col, dtype=np.intp)
         solved = sub_row_to_col >= 0
         row_to_col[rows[solved]] = cols[sub_row_to_col[solved]]
 
-    matched = np.flatnonzero(row_to_col >= 0)
-    col_taken[row_to_col[matched]] = True
-    return (
-        np.stack((matched, row_to_col[matched]), axis=1),
-        np.flatnonzero(row_to_col < 0),
-        np.flatnonzero(~col_taken),
-    )
+    is_matched = row_to_col >= 0
+    matches = np.empty((np.count_nonzero(is_matched), 2), dtype=np.intp)
+    matches[:, 0] = is_matched.nonzero()[0]
+    matches[:, 1] = row_to_col[is_matched]
+    col_taken[matches[:, 1]] = True
+    return matches, (~is_matched).nonzero()[0], (~col_taken).nonzero()[0]
 

@@ -1,8 +1,9 @@
 """The tracker's tracks as parallel arrays, one row per track (no per-track objects).
 
 This plays the part of the reference's STrack list: row order matters (it is the
-reference's list order, which decides ties in the assignment), so the tracker keeps two
-tables, tracked and lost, and rebuilds them each frame with take() and concat().
+reference's list order, which decides ties in the assignment), so the tracker keeps one
+table, the tracked rows first and the lost ones after them, and rebuilds it each frame with
+take() (and concat() for births).
 """
 
 from __future__ import annotations
