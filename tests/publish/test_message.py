@@ -47,7 +47,8 @@ def test_numbers_are_short_without_float32_noise():
 
 
 _FIXED_PART = (
-    b'{"schema":"jetsentry.detections/1","device_id":"dev1","camera_id":"cam1","seq":0,'
+    b'{"schema":"jetsentry.detections/2","message_id":"dev1/cam1/3/0","device_id":"dev1","camera_id":"cam1",'
+    b'"run":3,"seq":0,'
     b'"capture_ts":"2024-05-01T12:00:00.123Z","processed_ts":"2024-05-01T12:00:00.200Z",'
     b'"model":{"name":"yolov8n-test","version":"1","sha256":"' + b"ab" * 32 + b'"},'
     b'"backend":"onnxruntime-cpu","frame":{"width":1920,"height":1080},'
