@@ -101,6 +101,7 @@ def main() -> None:
     from jetsentry.config.models import TrackerConfig
     from jetsentry.infer.letterbox import fit
     from jetsentry.infer.postprocess import PostprocessSettings, postprocess
+    from jetsentry.pipeline import tracker_parameters
     from jetsentry.publish.message import LATENCY_STAGES, ModelInfo, build_detections_message
     from jetsentry.track import ByteTracker
 
@@ -110,7 +111,7 @@ def main() -> None:
     boxes = [fit((HEIGHT, WIDTH), (640, 640))]
     settings = PostprocessSettings(confidence=0.25, iou=0.7, max_detections=300)
     stream = detection_stream(args.frames + 50, args.objects)
-    tracker = ByteTracker(TrackerConfig(), frame_rate=30.0)
+    tracker = ByteTracker(**tracker_parameters(TrackerConfig()), frame_rate=30.0)
     tracked = [tracker.update(dets) for dets in stream[:50]]  # a tracked frame for the message
     tracker.reset()
     labels = np.asarray([f"class{i}" for i in range(80)], dtype=object)
