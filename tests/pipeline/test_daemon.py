@@ -31,20 +31,6 @@ def count_for(camera: str, n: int):
     return check
 
 
-@pytest.fixture
-def daemons():
-    started: list[DaemonProcess] = []
-
-    def start(config: Path) -> DaemonProcess:
-        daemon = DaemonProcess(config).start()
-        started.append(daemon)
-        return daemon
-
-    yield start
-    for daemon in started:
-        daemon.kill()
-
-
 def test_cameras_publish_valid_messages_bad_camera_isolated_rtsp_loss_recovers(
     tmp_path, mosquitto_broker, daemons, rtsp_server
 ):

@@ -12,27 +12,11 @@ import logging
 import sqlite3
 from pathlib import Path
 
-import pytest
-
-from tests.pipeline.daemon_process import SAMPLE_VIDEO, DaemonProcess, daemon_config
+from tests.pipeline.daemon_process import SAMPLE_VIDEO, daemon_config
 from tests.support.broker import Subscriber, wait_until
 
 CAMERAS = ("cam1", "cam2", "cam3", "cam4")
 log = logging.getLogger(__name__)
-
-
-@pytest.fixture
-def daemons():
-    started: list[DaemonProcess] = []
-
-    def start(config: Path) -> DaemonProcess:
-        daemon = DaemonProcess(config).start()
-        started.append(daemon)
-        return daemon
-
-    yield start
-    for daemon in started:
-        daemon.kill()
 
 
 def _ids(messages) -> list[str]:
