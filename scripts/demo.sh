@@ -17,6 +17,9 @@ fi
 
 .venv/bin/python scripts/watch_detections.py --port 1883 &
 watcher_pid=$!
+# The demo keeps its state (the disk outbox, the run counter) in the checkout, so it runs
+# as any user; the daemon proper uses state_dir (default /var/lib/jetsentry).
+export JETSENTRY__STATE_DIR="${JETSENTRY__STATE_DIR:-$PWD/.state}"
 .venv/bin/jetsentry run --config config/jetsentry.yaml 2> >(grep -v " DEBUG " >&2) &
 daemon_pid=$!
 
