@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 from jetsentry.capture.elements import outputs_nvmm
+from jetsentry.config.source_uri import TEST_DEFAULTS, test_source_options  # noqa: F401 - the plans use them
 
 # Container caps name (from probing) -> demuxer; "raw" is an elementary H.264/H.265 stream.
 DEMUXERS = {
@@ -29,7 +30,6 @@ DEMUXERS = {
     "raw": None,
 }
 
-TEST_DEFAULTS = {"width": 640, "height": 480, "fps": 30}
 
 
 @dataclass(frozen=True)
@@ -140,22 +140,6 @@ def test_description(pattern: str, sink: SinkOptions, *, width: int, height: int
         f"videotestsrc name=src pattern={pattern} is-live=true ! "
         f"video/x-raw,width={int(width)},height={int(height)},framerate={int(fps)}/1 ! {appsink_tail(sink)}"
     )
-
-
-def test_source_options(uri: str) -> dict[str, int]:
-    """width/height/fps from a test:// URI query (test://ball?width=320&height=240&fps=15)."""
-    query = parse_qs(urlsplit(uri).query)
-    options = dict(TEST_DEFAULTS)
-    for key in options:
-        if key in query:
-            try:
-                value = int(query[key][-1])
-            except ValueError:
-                raise ValueError(f"test source {key} must be an integer, got {query[key][-1]!r}") from None
-            if not 1 <= value <= 8192:
-                raise ValueError(f"test source {key} out of range: {value}")
-            options[key] = value
-    return options
 
 
 def _bool(value: bool) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from jetsentry.config.limits import PATH_MAX_BYTES, check_text, cut, path_problem, quoted
 
@@ -23,6 +23,7 @@ RTSP_SCHEMES = ("rtsp", "rtsps", "rtspt")
 MAX_CSI_SENSOR = 255
 _PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,32}$")  # videotestsrc pattern nick or number
 _MASK = "***"
+TEST_DEFAULTS = {"width": 640, "height": 480, "fps": 30}
 
 
 class SourceUriError(ValueError):
@@ -127,6 +128,10 @@ def parse_source_uri(uri: str) -> SourceUri:
         pattern = parts.netloc or "smpte"
         if not _PATTERN.match(pattern):
             raise SourceUriError(f"test pattern must be a videotestsrc pattern name such as ball: {quoted(masked)}")
+        try:
+            test_source_options(uri)
+        except ValueError as exc:
+            raise SourceUriError(f"{exc}: {quoted(masked)}") from None
         return SourceUri(kind="test", raw=uri, pattern=pattern, masked=masked)
     raise SourceUriError(
         f"unsupported source scheme {quoted(scheme, 20)} in {quoted(masked, 200)}; "
@@ -172,3 +177,22 @@ def _parse_rtsp(uri: str, scheme: str, masked: str) -> SourceUri:
 
 def file_exists(src: SourceUri) -> bool:
     return src.kind != "file" or Path(src.path).is_file()
+
+
+def test_source_options(uri: str) -> dict[str, int]:
+    """width/height/fps from a test:// URI query (test://ball?width=320&height=240&fps=15);
+    ValueError naming the field for anything else in the query or a value out of range."""
+    query = parse_qs(urlsplit(uri).query, keep_blank_values=True)
+    unknown = sorted(set(query) - set(TEST_DEFAULTS))
+    if unknown:
+        raise ValueError(f"test source has no option {quoted(unknown[0], 40)} (it takes width, height, fps)")
+    options = dict(TEST_DEFAULTS)
+    for key, values in query.items():
+        try:
+            value = int(values[-1])
+        except ValueError:
+            raise ValueError(f"test source {key} must be an integer, got {quoted(values[-1], 40)}") from None
+        if not 1 <= value <= 8192:
+            raise ValueError(f"test source {key} out of range: {value} (1 to 8192)")
+        options[key] = value
+    return options
