@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import queue
 import resource
 import statistics
 import sys
@@ -117,7 +118,8 @@ def pipeline(detector: Detector, clip: Path, streams: int, max_batch: int, *, fi
                            max_wait_s=0.002)
     processor = FrameProcessor(detector, device_id="bench", tracker=TrackerConfig())
     stage_ms = {"preprocess": [], "inference": [], "postprocess": [], "tracking": []}
-    counts = {"frames": 0, "detections": 0, "message_bytes": 0, "batches": 0}
+    counts = {"frames": 0, "detections": 0, "message_bytes": 0, "batches": 0, "failed_batches": 0}
+    failures: list[str] = []
     prepare_cpu = [0.0]
     stop = threading.Event()
 
@@ -156,7 +158,13 @@ def pipeline(detector: Detector, clip: Path, streams: int, max_batch: int, *, fi
     with PrefetchedBatches(batches(), prepare, name="bench-prepare") as prepared:
         for ready_batch in prepared:
             if ready_batch is not None:
-                inferred = processor.infer(ready_batch)
+                try:
+                    inferred = processor.infer(ready_batch)
+                except Exception as exc:  # noqa: BLE001 - the daemon counts a failed batch and goes on
+                    counts["failed_batches"] += 1
+                    if len(failures) < 5:
+                        failures.append(f"{type(exc).__name__}: {str(exc)[:400]}")
+                    continue
                 if finisher is not None:
                     finisher.submit(inferred)
                 else:
@@ -177,7 +185,8 @@ def pipeline(detector: Detector, clip: Path, streams: int, max_batch: int, *, fi
     frames = max(1, counts["frames"])
     errors = [s.last_error for s in sessions.values() if s.state == SessionState.FAILED]
     return {
-        **counts, "seconds": round(elapsed, 3), "fps": round(counts["frames"] / elapsed, 1), "errors": errors,
+        **counts, "failures": failures, "seconds": round(elapsed, 3), "fps": round(counts["frames"] / elapsed, 1),
+        "errors": errors,
         "mean_batch": round(counts["frames"] / max(1, counts["batches"]), 2),
         "stage_ms_per_frame_wall": {k: round(statistics.fmean(v), 4) if v else None for k, v in stage_ms.items()},
         "finish_behind": finish_behind,
@@ -188,6 +197,59 @@ def pipeline(detector: Detector, clip: Path, streams: int, max_batch: int, *, fi
                                                       / frames * 1e3, 4),
                              "whole_process": round(process_cpu / frames * 1e3, 4)},
     }
+
+
+def _shard(model: Path, clip: Path, streams: int, max_batch: int, barrier, results) -> None:
+    """One worker process of `sharded`: its own engine and `streams` of the streams."""
+    try:
+        detector = Detector.from_config(_model_config(model, max_batch), EngineOptions(max_batch=max_batch))
+        try:
+            raw_engine(detector, clip, min(streams, max_batch), seconds=0.5)  # warmed before the clock starts
+            barrier.wait(300)
+            started = time.time()
+            result = pipeline(detector, clip, streams, max_batch)
+            results.put({**result, "started": started, "ended": time.time()})
+        finally:
+            detector.close()
+    except BaseException as exc:
+        results.put({"error": f"{type(exc).__name__}: {str(exc)[:400]}"})
+        raise
+
+
+def sharded(model: Path, clip: Path, streams: int, processes: int, max_batch: int) -> dict:
+    """The streams split over `processes` interpreters, each a whole pipeline with its own engine
+    on the one GPU: how far the host's per-frame Python work bounds one process."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    barrier, results = context.Barrier(processes), context.Queue()
+    share = [streams // processes + (1 if i < streams % processes else 0) for i in range(processes)]
+    workers = [context.Process(target=_shard, args=(model, clip, n, max_batch, barrier, results)) for n in share]
+    for worker in workers:
+        worker.start()
+    parts, deadline = [], time.monotonic() + 300
+    while len(parts) < len(workers) and time.monotonic() < deadline:
+        try:
+            parts.append(results.get(timeout=1))
+        except queue.Empty:
+            if any(worker.exitcode not in (None, 0) for worker in workers):
+                break  # a worker died without a word (a crash inside a native library)
+    for worker in workers:
+        worker.join(10)
+        if worker.is_alive():
+            worker.terminate()
+    failed = [part["error"] for part in parts if "error" in part]
+    parts = [part for part in parts if "error" not in part]
+    if failed or len(parts) < len(workers):
+        return {"processes": processes, "failed": failed, "exitcodes": [worker.exitcode for worker in workers]}
+    frames = sum(part["frames"] for part in parts)
+    seconds = max(part["ended"] for part in parts) - min(part["started"] for part in parts)
+    return {"processes": processes, "streams_per_process": share, "frames": frames, "seconds": round(seconds, 3),
+            "fps": round(frames / seconds, 1), "errors": [e for part in parts for e in part["errors"]],
+            "process_fps": [part["fps"] for part in parts],
+            "failed_batches": sum(part["failed_batches"] for part in parts),
+            "failures": [f for part in parts for f in part["failures"]][:5],
+            "cpu_ms_per_frame_whole_process": [part["cpu_ms_per_frame"]["whole_process"] for part in parts]}
 
 
 def latency(detector: Detector, clip: Path, seconds: float) -> dict:
@@ -272,6 +334,8 @@ def main() -> int:
     parser.add_argument("--latency", action="store_true", help="measure one live-paced stream instead")
     parser.add_argument("--latency-seconds", type=float, default=20.0)
     parser.add_argument("--memory", type=float, metavar="SECONDS", help="measure device memory over a run instead")
+    parser.add_argument("--processes", type=int, nargs="*", default=[],
+                        help="also run the streams split over this many processes (each its own engine)")
     parser.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", ".")))
     args = parser.parse_args()
     device = get_device(0)
@@ -298,11 +362,15 @@ def main() -> int:
                     entry["pipeline"] = pipeline(detector, args.clip, streams, args.max_batch)
                     entry["pipeline_finish_behind"] = pipeline(detector, args.clip, streams, args.max_batch,
                                                                finish_behind=True)
+                    entry["sharded"] = [sharded(args.model, args.clip, streams, count, args.max_batch)
+                                        for count in args.processes if 1 < count <= streams]
                     entry["raw_after"] = raw_engine(detector, args.clip, batch)
                     raw = (entry["raw_before"]["fps"] + entry["raw_after"]["fps"]) / 2
                     bound = min(raw, entry["nvdec"]["fps"])
                     entry["ratio_to_min_raw_nvdec"] = round(entry["pipeline"]["fps"] / bound, 3)
                     entry["ratio_finish_behind"] = round(entry["pipeline_finish_behind"]["fps"] / bound, 3)
+                    for shard in (s for s in entry["sharded"] if "fps" in s):
+                        shard["ratio_to_min_raw_nvdec"] = round(shard["fps"] / bound, 3)
                     result["runs"].append(entry)
                     print(json.dumps(entry), flush=True)
         finally:

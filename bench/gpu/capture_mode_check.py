@@ -1,0 +1,135 @@
+"""Do NVDEC decoders created beside ONNX Runtime CUDA inference make its batches fail?
+
+A 560-s run of 16 looping NVDEC streams saw 7 batches fail inside cuDNN with "operation failed
+due to a previous error during capture" while the decoders were re-created at each loop
+(docs/PERFORMANCE.md, row 11).  That text is CUDA_ERROR_STREAM_CAPTURE_INVALIDATED: a thread in
+CUDA's default (global) stream-capture mode made a capture-unsafe call (a decoder's cuMemAlloc)
+while another thread captured a stream.  This script churns decoders (create, decode a few
+frames, destroy) on --threads threads while the main thread runs the engine, in phases that
+alternate the decoder threads' mode between CUDA's default and relaxed
+(CudaDevice.relax_stream_capture, which NvdecConnection uses), and counts failed batches per mode.
+
+    python bench/gpu/capture_mode_check.py --model M.onnx --clip CLIP [--threads 16] [--phase-seconds 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path[:0] = [str(REPO / "daemon"), str(REPO)]
+
+from cuda.bindings import driver  # noqa: E402
+
+from jetsentry.capture.frame import Frame  # noqa: E402
+from jetsentry.config.models import ModelConfig  # noqa: E402
+from jetsentry.gpu.cuda import check, get_device  # noqa: E402
+from jetsentry.gpu.memory import stream_pool  # noqa: E402
+from jetsentry.infer import Detector, EngineOptions  # noqa: E402
+
+MODES = {"default": driver.CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_GLOBAL,
+         "relaxed": driver.CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_RELAXED}
+
+
+def churn(clip: Path, mode: list[str], stop: threading.Event, counts: dict, lock: threading.Lock) -> None:
+    """Create a demuxer and decoder, decode a few frames, drop them; again until stopped."""
+    import PyNvVideoCodec as nvc
+
+    device = get_device(0)
+    streams = stream_pool(device)
+    stream = streams.take()
+    try:
+        while not stop.is_set():
+            phase = mode[0]
+            device.activate()
+            check(driver.cuThreadExchangeStreamCaptureMode(MODES[phase]), "cuThreadExchangeStreamCaptureMode")
+            try:
+                demuxer = nvc.CreateDemuxer(str(clip))
+                decoder = nvc.CreateDecoder(gpuid=device.index, codec=demuxer.GetNvCodecId(),
+                                            cudacontext=int(device.context), cudastream=stream.handle,
+                                            usedevicememory=True)
+                decoded = 0
+                for packet in demuxer:
+                    decoded += len(decoder.Decode(packet))
+                    if decoded >= 8 or stop.is_set():
+                        break
+                with lock:
+                    counts[phase]["decoders"] += 1
+            except Exception as exc:  # noqa: BLE001 - PyNvVideoCodec raises its own types
+                with lock:
+                    counts[phase]["decoder_errors"] += 1
+                    counts[phase]["decoder_messages"].setdefault(str(exc)[:160], 0)
+                    counts[phase]["decoder_messages"][str(exc)[:160]] += 1
+            finally:
+                decoder = demuxer = None  # noqa: F841 - freed when the objects go
+    finally:
+        streams.give_back(stream)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, required=True)
+    parser.add_argument("--clip", type=Path, required=True)
+    parser.add_argument("--threads", type=int, default=16)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--phase-seconds", type=float, default=30.0)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", ".")))
+    args = parser.parse_args()
+    from bench.gpu.kernel import decoded_photos
+
+    device = get_device(0)
+    detector = Detector.from_config(ModelConfig(path=args.model, backend={"type": "onnxruntime-cuda",
+                                                                          "max_batch": args.batch}),
+                                    EngineOptions(max_batch=args.batch))
+    pictures = decoded_photos(args.clip, 4, every=30)
+    frames = [Frame("churn", i, pictures[i % len(pictures)], 0.0, 0.0) for i in range(args.batch)]
+    prepared = detector.prepare(frames)
+    engine = detector.engine
+    for _ in range(10):
+        engine.infer_candidates(prepared.tensor, 0.1, None)
+    counts = {phase: {"batches": 0, "failed": 0, "messages": {}, "decoders": 0, "decoder_errors": 0,
+                      "decoder_messages": {}, "seconds": 0.0} for phase in MODES}
+    lock = threading.Lock()
+    mode = ["default"]
+    stop = threading.Event()
+    threads = [threading.Thread(target=churn, args=(args.clip, mode, stop, counts, lock), daemon=True)
+               for _ in range(args.threads)]
+    for thread in threads:
+        thread.start()
+    try:
+        for _ in range(args.rounds):
+            for phase in MODES:
+                mode[0] = phase
+                began = time.perf_counter()
+                while time.perf_counter() - began < args.phase_seconds:
+                    try:
+                        engine.infer_candidates(prepared.tensor, 0.1, None)
+                        counts[phase]["batches"] += 1
+                    except Exception as exc:  # noqa: BLE001 - what fails is what this counts
+                        counts[phase]["failed"] += 1
+                        key = f"{type(exc).__name__}: {str(exc)[:200]}"
+                        counts[phase]["messages"][key] = counts[phase]["messages"].get(key, 0) + 1
+                counts[phase]["seconds"] += time.perf_counter() - began
+                print(phase, json.dumps({k: v for k, v in counts[phase].items() if "messages" not in k}), flush=True)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(30)
+        detector.close()
+    result = {"card": device.info.name, "date": time.strftime("%Y-%m-%d"), "command": " ".join(sys.argv),
+              "threads": args.threads, "batch": args.batch, "phases": counts}
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "capture_mode_check.json").write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
