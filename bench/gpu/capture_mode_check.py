@@ -9,7 +9,7 @@ frames, destroy) on --threads threads while the main thread runs the engine, in 
 alternate the decoder threads' mode between CUDA's default and relaxed
 (CudaDevice.relax_stream_capture, which NvdecConnection uses), and counts failed batches per mode.
 
-    python bench/gpu/capture_mode_check.py --model M.onnx --clip CLIP [--threads 16] [--phase-seconds 30]
+    python bench/gpu/capture_mode_check.py --model M.onnx --clip CLIP [--threads 4] [--pause 0.2] [--phase-seconds 30]
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ MODES = {"default": driver.CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_GLOBAL,
          "relaxed": driver.CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_RELAXED}
 
 
-def churn(clip: Path, mode: list[str], stop: threading.Event, counts: dict, lock: threading.Lock) -> None:
+def churn(clip: Path, mode: list[str], stop: threading.Event, counts: dict, lock: threading.Lock,
+          pause_s: float) -> None:
     """Create a demuxer and decoder, decode a few frames, drop them; again until stopped."""
     import PyNvVideoCodec as nvc
 
@@ -68,6 +69,7 @@ def churn(clip: Path, mode: list[str], stop: threading.Event, counts: dict, lock
                     counts[phase]["decoder_messages"][str(exc)[:160]] += 1
             finally:
                 decoder = demuxer = None  # noqa: F841 - freed when the objects go
+            stop.wait(pause_s)  # PyNvVideoCodec holds the GIL while it creates: leave the engine its share
     finally:
         streams.give_back(stream)
 
@@ -76,7 +78,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, required=True)
     parser.add_argument("--clip", type=Path, required=True)
-    parser.add_argument("--threads", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--pause", type=float, default=0.2, help="seconds between one thread's decoders")
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--phase-seconds", type=float, default=30.0)
     parser.add_argument("--rounds", type=int, default=2)
@@ -99,7 +102,8 @@ def main() -> int:
     lock = threading.Lock()
     mode = ["default"]
     stop = threading.Event()
-    threads = [threading.Thread(target=churn, args=(args.clip, mode, stop, counts, lock), daemon=True)
+    threads = [threading.Thread(target=churn, args=(args.clip, mode, stop, counts, lock, args.pause),
+                                daemon=True)
                for _ in range(args.threads)]
     for thread in threads:
         thread.start()
@@ -124,7 +128,7 @@ def main() -> int:
             thread.join(30)
         detector.close()
     result = {"card": device.info.name, "date": time.strftime("%Y-%m-%d"), "command": " ".join(sys.argv),
-              "threads": args.threads, "batch": args.batch, "phases": counts}
+              "threads": args.threads, "pause_s": args.pause, "batch": args.batch, "phases": counts}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "capture_mode_check.json").write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))
