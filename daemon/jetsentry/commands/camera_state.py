@@ -144,7 +144,7 @@ class CameraState:
         """OSError when the state directory cannot be written."""
         data = {"version": VERSION, "overrides": self.overrides, "removed": self.removed}
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(self.path, (json.dumps(data, indent=1, sort_keys=True) + "\n").encode())
+        write_atomically(self.path, (json.dumps(data, indent=1) + "\n").encode())
         os.chmod(self.path, 0o600)  # it may hold an RTSP password given in a command
 
 
