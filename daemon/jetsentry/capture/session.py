@@ -83,10 +83,8 @@ class CameraSession:
         rng: random.Random | None = None,
         problem_log_interval_s: float = PROBLEM_LOG_INTERVAL_S,
         backend: CaptureBackend | None = None,
-        first_seq: int = 0,
+        first_seq: int = 0,  # a session replaced within a run goes on counting: message_ids stay unique
     ) -> None:
-        """first_seq: the first frame's sequence number (a camera whose session is replaced
-        within one run goes on counting: message_ids stay unique)."""
         self.camera = camera
         self._capture = capture
         self._slot = slot

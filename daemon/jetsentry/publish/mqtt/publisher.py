@@ -341,11 +341,11 @@ class MqttPublisher(PahoCallbacks):
                 if self._finish(link, now):
                     self._said_offline = True
                     return
-            self._commit()
             if link.connected and link.offline_mid is None:
-                self._pump(link)
+                self._pump(link)  # before the commit: a message does not wait for its fsync to be sent
                 if link.lost:
                     return
+            self._commit()
             timeout = SELECT_TIMEOUT_S
             if self._stopping.is_set():
                 timeout = max(0.0, min(timeout, self._stop_deadline - now))
@@ -365,13 +365,16 @@ class MqttPublisher(PahoCallbacks):
                 client.loop_misc()
 
     def _drain_wake(self) -> None:
-        with self._lock:
-            self._wake_pending = False
+        # Drained before the flag is cleared: a publish() in between sends no byte (the flag is
+        # still set), and its message is pumped on this turn of the loop; cleared first, its byte
+        # would be drained with the flag left set, and no later publish() would wake the thread.
         try:
             while self._wake_r.recv(4096):
                 pass
         except OSError:  # BlockingIOError: drained
             pass
+        with self._lock:
+            self._wake_pending = False
 
     def _pump(self, link: Link) -> None:
         """Hand waiting messages to paho until the send window is full."""
