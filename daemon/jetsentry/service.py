@@ -15,8 +15,8 @@ from jetsentry.batch.prefetch import PrefetchedBatches
 from jetsentry.capture.camera_set import CameraSet
 from jetsentry.commands.camera_state import CameraState, with_camera_changes
 from jetsentry.commands.wiring import build_command_worker
-from jetsentry.config.source_uri import mask_uri
 from jetsentry.config.models import AppConfig
+from jetsentry.config.source_uri import mask_uri
 from jetsentry.health import HealthReporter, HealthState, RepeatedFailureLog, ServiceCounters, exception_summary
 from jetsentry.infer import Detector
 from jetsentry.metrics import DaemonSources, metrics_for
