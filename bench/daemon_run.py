@@ -87,16 +87,17 @@ class DaemonRun:
     """Broker + subscriber + `jetsentry run` on a generated config; use as a context manager.
 
     `launcher`: the argv that runs `jetsentry` (default: the venv's jetsentry script), e.g.
-    under bench/memprobe.py; the other keywords go to daemon_config().
+    under bench/memprobe.py; `mqtt`: more of the mqtt section (outbox, ...) beside the broker's
+    address; the other keywords go to daemon_config().
     """
 
     def __init__(self, cameras: list[Camera], model: Path, *, launcher: list[str] | None = None,
-                 **config_options) -> None:
+                 mqtt: dict | None = None, **config_options) -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix="jetsentry-bench-")
         self.workdir = Path(self._tmp.name)
         self.broker = Broker(self.workdir / "broker")
         config = {**daemon_config(cameras, model, **config_options),
-                  "mqtt": {"host": self.broker.host, "port": self.broker.port}}
+                  "mqtt": {**(mqtt or {}), "host": self.broker.host, "port": self.broker.port}}
         self.config_path = self.workdir / "jetsentry.yaml"
         self.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
         self.log_path = self.workdir / "daemon.log"

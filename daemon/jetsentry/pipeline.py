@@ -21,6 +21,7 @@ from jetsentry.infer import Detector
 from jetsentry.infer.detector import PreparedInput, StageTimes
 from jetsentry.publish.message import ModelInfo as MessageModelInfo
 from jetsentry.publish.message import build_detections_message
+from jetsentry.snapshot.latest import LatestFrames
 from jetsentry.track import ByteTracker, CameraTracker
 
 log = logging.getLogger("jetsentry.pipeline")
@@ -161,6 +162,8 @@ class FrameProcessor:
         self._retired: list[Detector] = []
         self._keep_pictures = 0  # host copies of this many next pictures are wanted (warm-up frames)
         self._recent: list[Frame] = []
+        self.latest = LatestFrames()  # each camera's newest processed frame, for snapshots
+        self._forget: set[str] = set()  # cameras whose tracks go before their next frame
         if self._tracker_config is not None and detector.confidence < self._tracker_config.low_threshold:
             log.warning("model.confidence %g is below tracker.low_threshold %g: with tracking on, no detection "
                         "scoring %g or less is published", detector.confidence,
@@ -266,8 +269,14 @@ class FrameProcessor:
         return tracker
 
     def forget_camera(self, camera_id: str) -> None:
-        """Drop a camera's tracks now (its ids keep counting); a gap longer than the track
-        buffer does this by itself."""
+        """Drop a camera's tracks before its next frame (its ids keep counting), and its snapshot
+        frame; from any thread (a camera removed or restarted at run time).  A gap longer than
+        the track buffer drops the tracks by itself."""
+        self._forget.add(camera_id)
+        self.latest.forget(camera_id)
+
+    def _forget_tracks(self, camera_id: str) -> None:
+        self._forget.discard(camera_id)
         tracker = self._trackers.get(camera_id)
         if tracker is not None:
             tracker.forget_tracks()
@@ -289,6 +298,7 @@ class FrameProcessor:
             self._in_flight[id(serving.detector)] = self._in_flight.get(id(serving.detector), 0) + 1
             self._note_recent(frames)
         try:
+            self.latest.before_release(frames)
             prepared = serving.detector.prepare(frames)
         except BaseException:
             self._batch_left(serving)
@@ -332,6 +342,8 @@ class FrameProcessor:
         results = []
         for frame, dets in zip(batch.frames, batch.detections):
             track_started = self._clock()
+            if self._forget and frame.camera_id in self._forget:
+                self._forget_tracks(frame.camera_id)
             if self._tracker_config is not None:
                 dets = self._tracker_for(frame.camera_id).update(dets, frame.capture_ts)
             tracked = self._clock()
@@ -358,4 +370,5 @@ class FrameProcessor:
                 run=self._run,
             )
             results.append(ProcessedFrame(frame=frame, detections=dets, latency_ms=latency, payload=payload))
+        self.latest.record(batch.frames, [result.detections for result in results], serving.labels)
         return results

@@ -12,15 +12,18 @@ import numpy as np
 
 from jetsentry.batch import FrameBatcher
 from jetsentry.batch.prefetch import PrefetchedBatches
-from jetsentry.capture import CameraSession, LatestFrameSlot
-from jetsentry.capture.decoders import choose_backend, log_choice
+from jetsentry.capture.camera_set import CameraSet
+from jetsentry.commands.camera_state import CameraState, with_camera_changes
+from jetsentry.commands.wiring import build_command_worker
 from jetsentry.config.models import AppConfig
+from jetsentry.config.source_uri import mask_uri
 from jetsentry.health import HealthReporter, HealthState, RepeatedFailureLog, ServiceCounters, exception_summary
 from jetsentry.infer import Detector
 from jetsentry.metrics import DaemonSources, metrics_for
 from jetsentry.pipeline import FrameProcessor, PreparedBatch
 from jetsentry.publish import MqttPublisher, detections_topic, health_topic, next_run, open_outbox
 from jetsentry.signals import StopRequest
+from jetsentry.snapshot import Snapshots
 from jetsentry.supervision import Supervisor, process_notifier
 
 log = logging.getLogger("jetsentry.service")
@@ -37,19 +40,22 @@ class Service:
     for `health.exit_after_failing_s`, then shuts down in order: cameras first (no new
     frames), then the publisher (which flushes and says offline)."""
 
-    def __init__(self, cfg: AppConfig, detector: Detector) -> None:
-        """OutboxError when the state directory cannot hold the run counter or the disk outbox."""
+    def __init__(self, cfg: AppConfig, detector: Detector, camera_state: CameraState | None = None) -> None:
+        """OutboxError when the state directory cannot hold the run counter or the disk outbox.
+
+        camera_state: the cameras changed by commands, applied to cfg already (run_service);
+        None: read from the state directory and applied here."""
+        if camera_state is None:
+            cfg, camera_state = with_camera_changes(cfg)
         self.cfg = cfg
         outbox = open_outbox(cfg.mqtt, cfg.state_dir)  # first: a refused second daemon raises no run
         self.run_number = next_run(cfg.state_dir)
         self.ready = threading.Event()
         cameras = [cam for cam in cfg.cameras if cam.enabled]
         gpu = getattr(detector.engine, "device", None)  # a GPU backend: NVDEC may decode into its memory
-        self.sessions = {}
-        for cam in cameras:
-            backend = choose_backend(cam, cfg.capture, gpu_engine=gpu is not None, device=getattr(gpu, "index", 0))
-            log_choice(cam.id, backend)
-            self.sessions[cam.id] = CameraSession(cam, cfg.capture, LatestFrameSlot(self.ready), backend=backend)
+        self.cameras = CameraSet(cfg.cameras, cfg.capture, self.ready, gpu_engine=gpu is not None,
+                                 device=getattr(gpu, "index", 0))
+        self.sessions = self.cameras.sessions
         self.batcher = FrameBatcher(
             {cid: s.slot for cid, s in self.sessions.items()},
             self.ready,
@@ -64,8 +70,10 @@ class Service:
             run=self.run_number,
         )
         self.publisher = MqttPublisher(cfg.mqtt, cfg.device_id, outbox=outbox)
+        # Kept for removed cameras too: their last frames may still be in flight.
         self.topics = {cid: detections_topic(cfg.mqtt.topic_prefix, cfg.device_id, cid) for cid in self.sessions}
         self.counters = ServiceCounters()
+        self.snapshots = Snapshots(self.processor.latest, self.sessions, cfg.commands.snapshot_quality)
         self.governor = None
         if cfg.governor_enabled:
             from jetsentry.governor.wiring import build_governor
@@ -88,10 +96,13 @@ class Service:
             health=self.health, backend=self.processor.backend, model=detector.info.name,
             precision=detector.info.precision, max_batch=cfg.batching.max_batch,
             outbox_capacity=cfg.mqtt.queue_max if cfg.mqtt.outbox == "memory" else cfg.mqtt.outbox_max_messages,
-            outbox_capacity_bytes=None if cfg.mqtt.outbox == "memory" else cfg.mqtt.outbox_max_bytes))
+            outbox_capacity_bytes=None if cfg.mqtt.outbox == "memory" else cfg.mqtt.outbox_max_bytes,
+            snapshots=self.snapshots))
         # Heartbeats of every stage, READY/STATUS/STOPPING and the watchdog (supervision/).
         self.supervisor = Supervisor(self.sessions, self.batcher, self.publisher, self.counters, self.health.state)
         self._failures = RepeatedFailureLog(log, interval_s=cfg.health.error_log_interval_s)
+        self.cameras.watch(self._camera_started, self._camera_stopped)
+        self.commands = build_command_worker(self, camera_state) if cfg.commands.enabled else None
         self._detector = detector
         self._exit_code: int | None = None  # set when the daemon stops itself
         self._started = False
@@ -111,13 +122,14 @@ class Service:
             self.shutdown()
             return status
         self._warm_up()
+        if self.commands is not None:
+            self.commands.start()
         self.publisher.start()
         self._started = True
         self.metrics.start()
         if self.governor is not None:
             self.governor.start()
-        for session in self.sessions.values():
-            session.start()
+        self.cameras.start_all()
         self.supervisor.ready()
         log.info("running: %d camera(s), model %s (%s), backend %s, run %d, %s outbox%s", len(self.sessions),
                  self._detector.info.name, self._detector.info.precision, self.processor.backend, self.run_number,
@@ -255,11 +267,45 @@ class Service:
         self.metrics.batch_published(results, started)
         self._failures.succeeded("inference works")
 
+    def _camera_started(self, session) -> None:
+        """A camera session started at run time (commands/): the stages that know the cameras learn it."""
+        camera_id = session.camera_id
+        self.topics.setdefault(camera_id, detections_topic(self.cfg.mqtt.topic_prefix, self.cfg.device_id, camera_id))
+        if session.camera.fps_cap:
+            self.processor.set_frame_rate(camera_id, session.camera.fps_cap)
+        self.supervisor.watch_camera(session)
+        self.batcher.add_source(camera_id, session.slot)
+
+    def _camera_stopped(self, session) -> None:
+        self.batcher.remove_source(session.camera_id)
+        self.supervisor.forget_camera(session)
+        self.processor.forget_camera(session.camera_id)
+
+    def status(self) -> dict:
+        """The `status` command's result: cameras, health, broker."""
+        sessions = self.sessions
+        cameras = {}
+        for camera_id, camera in self.cameras.configs.items():
+            session = sessions.get(camera_id)
+            stats = session.stats if session is not None else None
+            cameras[camera_id] = {
+                "enabled": camera.enabled, "source": mask_uri(camera.source), "fps_cap": camera.fps_cap,
+                "state": stats.state.value if stats else "disabled", "frames": stats.frames if stats else 0,
+                "last_error": stats.last_error if stats else None,
+                "policy_fps_cap": session.policy_fps_cap if session is not None else None,
+            }
+        current = self.health.state.current
+        publisher = self.publisher.stats()
+        return {"run": self.run_number, "cameras": cameras,
+                "health": {"state": current.state.value, "reasons": [str(r) for r in current.reasons]},
+                "mqtt": {"connected": publisher.connected, "queued": publisher.queued},
+                "frames": self.counters.frames, "backend": self.processor.backend}
+
     def shutdown(self, reason: str = "shutting down") -> None:
         self.supervisor.stopping(reason)
-        for session in self.sessions.values():
-            session.stop()
-            session.slot.discard()  # a device picture left in the slot goes back to its decoder
+        if self.commands is not None:
+            self.commands.stop()  # no camera change while the cameras stop
+        self.cameras.stop_all()
         if self._started:
             self.health.check(force=True)  # the final counters, retained
         if self.governor is not None:
@@ -288,6 +334,7 @@ def run_service(config_path: Path, stop: StopRequest) -> int:
         report_config_error(exc)
         return 2
     setup_logging(cfg.logging)
+    cfg, camera_state = with_camera_changes(cfg)  # the cameras as commands left them
     if stop.is_set():
         return _stopped_during_start_up(stop)
     try:
@@ -307,7 +354,7 @@ def run_service(config_path: Path, stop: StopRequest) -> int:
         detector.close()
         return _stopped_during_start_up(stop)
     try:
-        service = Service(cfg, detector)
+        service = Service(cfg, detector, camera_state)
     except OutboxError as exc:
         log.error("mqtt: %s", exc)
         detector.close()

@@ -74,3 +74,21 @@ def test_wakes_on_a_frame_that_arrives_while_waiting():
 def test_rejects_bad_batch_size():
     with pytest.raises(ValueError, match="max_batch"):
         make(["a"], max_batch=0)
+
+
+def test_cameras_added_and_removed_while_a_batch_waits():
+    slots, batcher = make(["a"], max_batch=4, max_wait_s=0)
+    added = LatestFrameSlot(slots["a"].ready)
+    waiting = threading.Thread(target=lambda: result.extend(batcher.next_batch(timeout=5)))
+    result: list[Frame] = []
+    waiting.start()
+    batcher.add_source("new", added)  # from another thread, as a command does
+    added.put(frame("new", 0))
+    waiting.join(5)
+    assert [(f.camera_id, f.seq) for f in result] == [("new", 0)]
+    batcher.remove_source("a")
+    slots["a"].put(frame("a", 1))
+    added.put(frame("new", 1))
+    assert [(f.camera_id, f.seq) for f in batcher.next_batch(timeout=1)] == [("new", 1)]
+    batcher.remove_source("new")
+    assert batcher.next_batch(timeout=0.05) == []

@@ -33,12 +33,12 @@ def _box(path: Path, **quota) -> DiskOutbox:
     return DiskOutbox(path, **({"max_bytes": 1 << 30, "max_messages": 1_000_000} | quota))
 
 
-def test_put_is_not_sent_before_commit_and_survives_reopen_in_order(tmp_path):
+def test_put_survives_reopen_in_order(tmp_path):
     box = _box(tmp_path)
     for seq in range(3):
         for camera in ("a", "b"):
             box.put(_detections(camera, seq))
-    assert (len(box), box.staged, box.pop_batch(10)) == (6, 6, [])  # nothing committed: nothing to send
+    assert (len(box), box.staged) == (6, 6)
     assert box.commit() == 6
     batch = box.pop_batch(2)
     assert _names(batch) == ["a:0", "b:0"]
@@ -49,6 +49,38 @@ def test_put_is_not_sent_before_commit_and_survives_reopen_in_order(tmp_path):
     assert again.recovered == 5
     assert _names(again.pop_batch(10)) == ["b:0", "a:1", "b:1", "a:2", "b:2"]
     again.close()
+
+
+def test_staged_messages_are_sent_before_their_commit_and_still_written(tmp_path):
+    box = _box(tmp_path)
+    for seq in range(3):
+        box.put(_detections("a", seq))
+    batch = box.pop_batch(2)  # no wait for the disk: a:0 and a:1 go out before any commit
+    assert _names(batch) == ["a:0", "a:1"] and box.in_flight == 2
+    box.ack(batch[0][0])  # acknowledged before its commit: never written
+    assert box.commit() == 2  # a:1 (in flight) and a:2
+    assert _names(box.pop_batch(10)) == ["a:2"]  # a:1 is in flight, not waiting again
+    box.close()
+    again = _box(tmp_path)
+    assert again.recovered == 2 and _names(again.pop_batch(10)) == ["a:1", "a:2"]
+    again.close()
+
+
+def test_sent_before_its_commit_then_requeued_or_dropped_keeps_the_outbox_consistent(tmp_path):
+    box = _box(tmp_path, max_messages=2)
+    box.put(_detections("a", 0))
+    box.put(_detections("a", 1))
+    assert _names(box.pop_batch(10)) == ["a:0", "a:1"]
+    assert box.requeue_unacked() == 2  # the connection dropped before the PUBACKs and the commit
+    assert box.put(_detections("a", 2)) == 1  # the quota drops the oldest, a:0, waiting again
+    batch = box.pop_batch(10)
+    assert _names(batch) == ["a:1", "a:2"]
+    for key, _ in batch:
+        box.ack(key)
+    box.commit()
+    assert (len(box), box.nbytes) == (0, 0)
+    box.close()
+    assert _box(tmp_path).recovered == 0
 
 
 def test_small_pops_of_a_recovered_outbox_return_every_message_once_in_order(tmp_path):

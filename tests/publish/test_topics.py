@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from jetsentry.publish import detections_topic, health_topic, status_topic
+from jetsentry.publish import detections_topic, health_topic, snapshot_topic, status_topic
 from jetsentry.publish.topics import DEVICE_TOPICS, device_topic
 
 
@@ -30,7 +30,8 @@ def test_device_topics_match_the_acl_example():
     acl = (Path(__file__).resolve().parents[2] / "config" / "mosquitto" / "acl.example").read_text()
     granted = {line.split()[-1] for line in acl.splitlines() if line.startswith("pattern ")}
     assert {device_topic("jetsentry", "%u", name) for name in DEVICE_TOPICS} | {
-        detections_topic("jetsentry", "%u", "CAMERA").replace("/CAMERA/", "/+/")} == granted
+        detections_topic("jetsentry", "%u", "CAMERA").replace("/CAMERA/", "/+/"),
+        snapshot_topic("jetsentry", "%u", "CAMERA").replace("/CAMERA/", "/+/")} == granted
     assert device_topic("jetsentry", "dev1", "status") == status_topic("jetsentry", "dev1")
     assert device_topic("jetsentry", "dev1", "health") == health_topic("jetsentry", "dev1")
     with pytest.raises(ValueError, match="'detections' is not a device topic"):

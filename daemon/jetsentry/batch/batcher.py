@@ -25,7 +25,9 @@ class FrameBatcher:
 
     `ready` is set by any slot that receives a frame (a threading.Event shared by
     all slots); the batcher clears it before looking, so a frame that lands
-    between the look and the wait still wakes it.
+    between the look and the wait still wakes it.  `add_source` and `remove_source`
+    may be called from another thread while a batch is formed (cameras changed at
+    run time): each replaces the camera list whole, so a look sees one version.
     """
 
     def __init__(
@@ -39,8 +41,9 @@ class FrameBatcher:
     ) -> None:
         if max_batch < 1:
             raise ValueError("max_batch must be >= 1")
-        self._camera_ids = list(slots)
+        self._camera_ids = tuple(slots)
         self._slots = dict(slots)
+        self._change_lock = threading.Lock()
         self._ready = ready
         self._max_batch = max_batch
         self._max_wait_s = max_wait_s
@@ -51,17 +54,30 @@ class FrameBatcher:
         # heartbeat (the inference loop's) answers for the time.
         self.heartbeat = Heartbeat("batcher")
 
+    def add_source(self, camera_id: str, slot: FrameSource) -> None:
+        with self._change_lock:
+            self._slots = {**self._slots, camera_id: slot}
+            self._camera_ids = (*[c for c in self._camera_ids if c != camera_id], camera_id)
+
+    def remove_source(self, camera_id: str) -> None:
+        """Take no more frames from this camera (one already taken is still returned)."""
+        with self._change_lock:
+            self._camera_ids = tuple(c for c in self._camera_ids if c != camera_id)
+            self._slots = {c: s for c, s in self._slots.items() if c != camera_id}
+
     def _collect(self, batch: list[Frame], taken: set[str]) -> None:
-        count = len(self._camera_ids)
+        camera_ids, slots = self._camera_ids, self._slots
+        count = len(camera_ids)
         last_taken = None
         for offset in range(count):
             if len(batch) >= self._max_batch:
                 break
             index = (self._next + offset) % count
-            camera_id = self._camera_ids[index]
+            camera_id = camera_ids[index]
             if camera_id in taken:
                 continue
-            frame = self._slots[camera_id].take()
+            slot = slots.get(camera_id)
+            frame = slot.take() if slot is not None else None
             if frame is not None:
                 batch.append(frame)
                 taken.add(camera_id)

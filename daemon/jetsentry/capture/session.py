@@ -83,6 +83,7 @@ class CameraSession:
         rng: random.Random | None = None,
         problem_log_interval_s: float = PROBLEM_LOG_INTERVAL_S,
         backend: CaptureBackend | None = None,
+        first_seq: int = 0,  # a session replaced within a run goes on counting: message_ids stay unique
     ) -> None:
         self.camera = camera
         self._capture = capture
@@ -122,7 +123,7 @@ class CameraSession:
         self.heartbeat = Heartbeat(f"capture:{camera.id}")
 
         # Written only by the connection's frame thread (connections never overlap).
-        self._seq = 0
+        self._seq = first_seq
         self._decoded = 0
         self._frames = 0
         self._dropped_fps = 0
@@ -180,6 +181,17 @@ class CameraSession:
     def policy_fps_cap(self) -> float | None:
         limiter = self._policy_limiter
         return None if limiter is None else limiter.max_fps
+
+    @property
+    def next_seq(self) -> int:
+        """The sequence number the next decoded frame takes."""
+        return self._seq
+
+    def set_fps_cap(self, fps: float | None) -> None:
+        """Replace the camera's fps_cap (None lifts it) without touching the connection."""
+        self._limiter = FpsLimiter(fps)
+        self.camera = self.camera.model_copy(update={"fps_cap": fps})
+        log.info("camera %s: fps_cap %s", self.camera.id, "lifted" if fps is None else f"{fps:g} fps")
 
     def set_policy_fps_cap(self, fps: float | None) -> None:
         """Hand over at most `fps` frames per second (as well as fps_cap) until changed; None lifts it.

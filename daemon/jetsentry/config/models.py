@@ -19,6 +19,7 @@ from pydantic import (
 )
 
 from jetsentry.config.backends import BackendConfig, OnnxRuntimeCpuBackend, move_legacy_cpu_fields
+from jetsentry.config.commands import CommandsConfig
 from jetsentry.config.governor import GovernorConfig
 from jetsentry.config.limits import check_element_name, check_host, check_text, path_problem, quoted, utf8_size
 from jetsentry.config.metrics import MetricsConfig
@@ -361,7 +362,8 @@ class AppConfig(StrictModel):
     state_dir: Path = Field(
         Path("/var/lib/jetsentry"),
         description="Where jetsentry keeps what it makes at run time: built TensorRT engines and their "
-        "timing caches under engines/, the run counter (run) and the disk message outbox (outbox.db).",
+        "timing caches under engines/, the run counter (run), the disk message outbox (outbox.db), the "
+        "cameras changed by commands (cameras.json) and the replies to recent commands (commands.json).",
     )
     cameras: list[CameraConfig] = Field(min_length=1, description="Cameras to read.")
     capture: CaptureConfig = Field(default_factory=CaptureConfig, description="Capture options for all cameras.")
@@ -375,6 +377,9 @@ class AppConfig(StrictModel):
     governor: GovernorConfig = Field(
         default_factory=GovernorConfig,
         description="Health governor: falls back to another backend when the GPU overheats or fails, sheds load.",
+    )
+    commands: CommandsConfig = Field(
+        default_factory=CommandsConfig, description="MQTT commands (cameras at run time, snapshots, status)."
     )
 
     @field_validator("device_id")

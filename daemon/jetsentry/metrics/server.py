@@ -1,4 +1,5 @@
-"""The metrics HTTP server: `/metrics` (Prometheus) and `/status.json` (`jetsentry status`).
+"""The metrics HTTP server: `/metrics` (Prometheus), `/status.json` (`jetsentry status`) and
+`/snapshot/{camera}.jpg` (the camera's newest processed frame, detections drawn).
 
 A failure to listen (the port taken, the address not on this machine) is logged as one error
 naming the address and the daemon runs on without metrics: detections matter more than their
@@ -14,6 +15,7 @@ import socketserver
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import unquote
 
 from prometheus_client import CollectorRegistry, ProcessCollector
 from prometheus_client.exposition import choose_encoder
@@ -28,6 +30,7 @@ log = logging.getLogger("jetsentry.metrics")
 
 METRICS_PATH = "/metrics"
 STATUS_PATH = "/status.json"
+SNAPSHOT_PREFIX, SNAPSHOT_SUFFIX = "/snapshot/", ".jpg"
 REQUEST_TIMEOUT_S = 10.0  # a client that sends nothing does not hold a thread longer
 
 
@@ -67,14 +70,34 @@ class _Handler(BaseHTTPRequestHandler):
             elif path == STATUS_PATH:
                 body = json.dumps(metrics.status(), separators=(",", ":")).encode()
                 self._reply(200, "application/json", body)
+            elif path.startswith(SNAPSHOT_PREFIX) and path.endswith(SNAPSHOT_SUFFIX):
+                self._snapshot(path[len(SNAPSHOT_PREFIX):-len(SNAPSHOT_SUFFIX)])
             elif path == "/":
                 self._reply(200, "text/plain; charset=utf-8",
-                            f"jetsentry: {METRICS_PATH} (Prometheus), {STATUS_PATH} (jetsentry status)\n".encode())
+                            f"jetsentry: {METRICS_PATH} (Prometheus), {STATUS_PATH} (jetsentry status), "
+                            f"{SNAPSHOT_PREFIX}{{camera}}{SNAPSHOT_SUFFIX}\n".encode())
             else:
                 self._reply(404, "text/plain; charset=utf-8", f"no such page: {path}\n".encode())
         except Exception:  # a broken source must not end the server; the scrape sees a 500
             log.exception("metrics: %s failed", path)
             self._reply(500, "text/plain; charset=utf-8", b"internal error; see the daemon's log\n")
+
+    def _snapshot(self, camera_id: str) -> None:
+        from jetsentry.snapshot import NoFrameYet, UnknownCamera
+
+        snapshots = self.server.metrics.sources.snapshots
+        text = "text/plain; charset=utf-8"
+        if snapshots is None:
+            self._reply(404, text, b"snapshots are not served by this process\n")
+            return
+        try:
+            image = snapshots.take(unquote(camera_id))
+        except UnknownCamera:
+            self._reply(404, text, f"no running camera {unquote(camera_id)[:80]!r}\n".encode())
+        except NoFrameYet as exc:
+            self._reply(503, text, f"{exc}\n".encode())
+        else:
+            self._reply(200, "image/jpeg", image.jpeg)
 
     def _reply(self, status: int, content_type: str, body: bytes) -> None:
         self.send_response(status)

@@ -34,6 +34,7 @@ class DaemonSources:
     started: float = field(default_factory=time.time)  # wall clock: when the daemon's stages were built
     started_monotonic: float = field(default_factory=time.monotonic)
     prefetch: Any = None  # PrefetchedBatches while the daemon prepares batches ahead
+    snapshots: Any = None  # snapshot/snapshots.py Snapshots: GET /snapshot/{camera}.jpg; None: 404
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,14 @@ from jetsentry.publish.mqtt import MqttPublisher, PublisherStats
 from jetsentry.publish.outbox import MemoryOutbox, Outbox, OutgoingMessage
 from jetsentry.publish.outbox_db import OutboxError
 from jetsentry.publish.run_counter import next_run
-from jetsentry.publish.topics import detections_topic, events_topic, health_topic, status_topic
+from jetsentry.publish.topics import (
+    detections_topic,
+    device_topic,
+    events_topic,
+    health_topic,
+    snapshot_topic,
+    status_topic,
+)
 
 __all__ = [
     "LATENCY_STAGES",
@@ -29,10 +36,12 @@ __all__ = [
     "PublisherStats",
     "build_detections_message",
     "detections_topic",
+    "device_topic",
     "events_topic",
     "format_utc_ms",
     "health_topic",
     "next_run",
     "open_outbox",
+    "snapshot_topic",
     "status_topic",
 ]

@@ -3,9 +3,12 @@
 A message moves through three places: *staged* (put() appended it in memory: the frame
 path never waits for the disk), *waiting* (commit() wrote it in one transaction with every
 other staged message, the group commit, on the publisher's thread) and *in flight* (handed
-to the broker).  pop_batch() only returns committed messages, so nothing is sent that a
-crash could forget; a row is deleted only after the broker's PUBACK.  At start-up every
-row left is waiting again, oldest first: global key order is each camera's order.
+to the broker).  pop_batch() hands out the waiting messages, oldest first, then staged ones:
+a message is sent without waiting for its commit (an fsync that stalls for the disk delays
+nothing on the wire), and is written by the next commit all the same unless its PUBACK came
+first.  A crash loses what was staged and not yet acknowledged, as it would had the message
+waited; a row is deleted only after the broker's PUBACK.  At start-up every row left is
+waiting again, oldest first: global key order is each camera's order.
 
 Deletes are not urgent (a delete lost in a crash means one duplicate, which subscribers
 drop by message_id), so they ride along with the next insert, or are committed on their
@@ -140,9 +143,9 @@ class DiskOutbox:
             key, _ = self._droppable.popitem(last=False)
             self._forget(key)
             if self._staged.pop(key, None) is None:  # committed, or being committed now: delete the row
-                self._waiting.pop(key, None)
-                self._cache.pop(key, None)
                 self._deletes.append(key)
+            self._waiting.pop(key, None)  # a staged one is waiting too once requeued after a send
+            self._cache.pop(key, None)
             dropped += 1
         return dropped
 
@@ -195,7 +198,8 @@ class DiskOutbox:
         with self._lock:
             self._last_delete_commit = now
             for key, (message, _) in staged.items():
-                if key in self._meta:  # not dropped by the quota meanwhile (its row is in _deletes then)
+                # Not dropped by the quota meanwhile (its row is in _deletes then), not sent already.
+                if key in self._meta and key not in self._in_flight:
                     self._waiting[key] = None
                     if len(self._cache) < CACHE_MAX:
                         self._cache[key] = message
@@ -226,6 +230,7 @@ class DiskOutbox:
             missing = [key for key in keys if key not in self._cache]
             if missing:
                 missing += [key for key in islice(self._waiting, READ_AHEAD) if key not in self._cache]
+            fresh = self._pop_staged(max_items - len(keys))
         if missing:
             self._read(missing)
         with self._lock:
@@ -235,7 +240,23 @@ class DiskOutbox:
             for key in keys:
                 if key not in found:
                     self.ack(key)
-        return batch
+        return batch + fresh
+
+    def _pop_staged(self, room: int) -> list[tuple[int, OutgoingMessage]]:
+        """Staged messages handed out before their commit (under the lock; newer than every
+        waiting one, so the order holds)."""
+        fresh = []
+        if room <= 0 or not self._staged:
+            return fresh
+        for key, (message, _) in self._staged.items():
+            if len(fresh) >= room:
+                break
+            if key in self._in_flight or key in self._waiting:
+                continue
+            self._droppable.pop(key, None)
+            self._in_flight.add(key)
+            fresh.append((key, message))
+        return fresh
 
     def _read(self, keys: list[int]) -> None:
         marks = ",".join("?" * len(keys))
@@ -251,7 +272,8 @@ class DiskOutbox:
             if key in self._in_flight:
                 self._in_flight.discard(key)
                 self._forget(key)
-                self._deletes.append(key)
+                if self._staged.pop(key, None) is None:  # written (or being written): delete its row
+                    self._deletes.append(key)
 
     def requeue_unacked(self) -> int:
         with self._lock:
@@ -259,6 +281,8 @@ class DiskOutbox:
             for key in keys:  # newest first onto the front: the oldest ends up first
                 self._waiting[key] = None
                 self._waiting.move_to_end(key, last=False)
+                if key in self._staged:  # sent before its commit: pop_batch() finds it in the cache
+                    self._cache[key] = self._staged[key][0]
                 if self._meta[key][1]:
                     self._droppable[key] = None
                     self._droppable.move_to_end(key, last=False)

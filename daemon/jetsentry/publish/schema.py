@@ -3,7 +3,8 @@
 `python -m jetsentry.publish.schema > config/detections.schema.json` and
 `python -m jetsentry.publish.schema health > config/health.schema.json` and
 `python -m jetsentry.publish.schema events > config/events.schema.json` regenerate the
-committed files; a test fails when one is out of date.
+committed files, and so on for commands, command_result and camera_event; a test fails when
+one is out of date.
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from jetsentry.commands.models import CameraEvent, CommandMessage, CommandResult
 from jetsentry.governor.events import GovernorEvent
 from jetsentry.health.message import HealthMessage
 from jetsentry.publish.message import DetectionsMessage
 
 MESSAGES: dict[str, type[BaseModel]] = {
     "detections": DetectionsMessage, "health": HealthMessage, "events": GovernorEvent,
+    "commands": CommandMessage, "command_result": CommandResult, "camera_event": CameraEvent,
 }
 
 

@@ -75,6 +75,13 @@ class Supervisor:
         self._pinger = WatchdogPinger(self.notifier, self.heartbeats, self.status_line, deadlines=self.deadlines)
         self._ready = False
 
+    def watch_camera(self, session) -> None:
+        """Require a camera session started at run time (commands/) to beat, as those of the start."""
+        self.heartbeats.add(session.heartbeat, self.deadlines.for_stage("capture"))
+
+    def forget_camera(self, session) -> None:
+        self.heartbeats.remove(session.heartbeat.name)
+
     def status(self, text: str) -> None:
         self.notifier.status(text)
 

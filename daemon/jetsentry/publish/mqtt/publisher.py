@@ -6,7 +6,8 @@ fresh paho client (paho's own retry and resend machinery stays unused), so what 
 resent after a drop is decided here: every message not acknowledged by the broker goes
 back to the front of the outbox, in its original order.  The network thread also commits
 the outbox (a disk outbox's group commit), connected or not, so the caller never waits
-for the disk.
+for the disk.  Topics given to `subscribe()` are subscribed at every connect; what arrives
+on them goes to their handlers, on the network thread.
 """
 
 from __future__ import annotations
@@ -20,70 +21,44 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.enums import MQTTErrorCode
 
-from jetsentry.config.models import MqttConfig
-from jetsentry.config.tls import TlsProblem, client_context
 from jetsentry.backoff import Backoff, RetryDelay
-from jetsentry.health.heartbeat import Heartbeat, wait_beating
+from jetsentry.config.models import MqttConfig
+from jetsentry.config.tls import TlsProblem
+from jetsentry.health.heartbeat import Heartbeat
+from jetsentry.publish.mqtt.callbacks import PahoCallbacks, guarded
+from jetsentry.publish.mqtt.counters import DropCounter, PublisherStats
+from jetsentry.publish.mqtt.link import (
+    CONNECT_TIMEOUT_S,
+    MAX_PAYLOAD_BYTES,
+    SEND_WINDOW,
+    STATUS_OFFLINE,
+    Link,
+    new_client,
+)
 from jetsentry.publish.outbox import MemoryOutbox, Outbox, OutgoingMessage
-from jetsentry.publish.tls_errors import describe_alert, describe_tls_error
+from jetsentry.publish.tls_errors import describe_tls_error
 from jetsentry.publish.topics import status_topic
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("jetsentry.publish.mqtt")
 
-STATUS_ONLINE = b"online"
-STATUS_OFFLINE = b"offline"
-
-# Messages handed to paho and not yet acknowledged.  The rest stay in the outbox, where
-# overflow is counted; 64 keeps a LAN link busy without making resends after a drop large.
-SEND_WINDOW = 64
 # Longest sleep of the network thread; bounds how late keepalive and deadlines are checked.
 SELECT_TIMEOUT_S = 0.5
-# TCP connect timeout per attempt; also bounds how long stop() can wait on a connect.
-CONNECT_TIMEOUT_S = 5.0
 # Longest wait between connection attempts once stop() was called: the broker may come back
 # within the flush time, and what is queued should reach it.
 STOPPING_RETRY_S = 0.5
-OVERFLOW_WARNING_INTERVAL_S = 10.0
-MAX_PAYLOAD_BYTES = 268_435_455  # paho's limit; checked here so a caller, not the network thread, gets the error
+
+# Called with (topic, payload) on the network thread for each message on a subscribed topic;
+# it must return at once (hand the work to another thread).
+MessageHandler = Callable[[str, bytes], Any]
 
 
-@dataclass(frozen=True, slots=True)
-class PublisherStats:
-    connected: bool
-    queued: int  # waiting or in flight: not yet acknowledged
-    in_flight: int  # handed to the broker connection, awaiting acknowledgement
-    sent: int  # acknowledged by the broker (QoS 1) or written to the socket (QoS 0)
-    dropped_overflow: int  # oldest messages dropped because the memory outbox was full
-    dropped_quota: int  # oldest detections dropped because the disk outbox reached its quota
-    dropped_rejected: int  # messages paho refused outright (logged each time)
-    connects: int  # successful CONNACKs
-    reconnects: int  # connection attempts after the first
-    outbox_bytes: int  # topic plus payload bytes not yet acknowledged
-
-
-class _Link:
-    """One connection attempt: a fresh paho client and what belongs to that connection."""
-
-    def __init__(self, client: paho.Client):
-        self.client = client
-        self.connected = False  # CONNACK with a success reason code seen
-        self.lost = False
-        self.pending: dict[int, int] = {}  # paho mid -> outbox key
-        self.early_acks: set[int] = set()  # QoS 0 mids acknowledged inside publish()
-        self.control_mids: set[int] = set()  # status messages, not in the outbox
-        self.offline_mid: int | None = None
-        self.offline_acked = False
-        self.socket_error: str | None = None  # paho's last error line (a TLS alert shows there)
-
-
-class MqttPublisher:
+class MqttPublisher(PahoCallbacks):
     """Publishes to one broker with a bounded outbox, its own reconnect loop and a status topic.
 
     Every topic is under `{prefix}/{device_id}/` (publish() refuses others), the branch a
@@ -132,12 +107,12 @@ class MqttPublisher:
 
         self._connected = False
         self._sent = 0
-        self._dropped = {"overflow": 0, "quota": 0}  # by the outbox's drop_reason
+        self._drops = DropCounter()
+        self._dropped = self._drops.dropped  # by the outbox's drop_reason
         self._dropped_rejected = 0
         self._connects = 0
         self._reconnects = 0
-        self._drops_unreported = 0
-        self._last_drop_warning = -float("inf")
+        self._subscriptions: dict[str, tuple[int, MessageHandler]] = {}
 
     # ----------------------------------------------------------------- caller side
 
@@ -147,6 +122,18 @@ class MqttPublisher:
         self.heartbeat.start()
         self._thread = threading.Thread(target=self._run, name=f"mqtt-{self.client_id}", daemon=True)
         self._thread.start()
+
+    def subscribe(self, topic: str, handler: MessageHandler, qos: int = 1) -> None:
+        """Subscribe to `topic` (exact, under this device's branch) at every connect, before start();
+        `handler(topic, payload)` runs on the network thread and must not block."""
+        if self._thread is not None:
+            raise RuntimeError("subscribe() before start()")
+        if not topic.startswith(self.own_prefix) or "+" in topic or "#" in topic:
+            raise ValueError(f"cannot subscribe to {topic!r}: device {self.device_id!r} reads only exact topics "
+                             f"under {self.own_prefix!r}")
+        if qos not in (0, 1):
+            raise ValueError(f"qos must be 0 or 1, got {qos!r}")
+        self._subscriptions[topic] = (qos, handler)
 
     def publish(self, topic: str, payload: bytes, qos: int | None = None, *, retain: bool = False) -> None:
         """Queue one message; returns at once (no network I/O on the caller's thread)."""
@@ -167,7 +154,7 @@ class MqttPublisher:
         message = OutgoingMessage(topic, bytes(payload), qos, retain)
         with self._lock:
             dropped = self._outbox.put(message)
-            warning = self._count_drops(dropped) if dropped else None
+            warning = self._drops.count(self._outbox, dropped) if dropped else None
             wake = not self._wake_pending
             self._wake_pending = True
         if warning:
@@ -244,30 +231,6 @@ class MqttPublisher:
                 outbox_bytes=self._outbox.nbytes,
             )
 
-    def _count_drops(self, dropped: int) -> tuple[Any, ...] | None:
-        # Called under the lock; returns the warning to log (outside it), at most one per interval.
-        reason = self._outbox.drop_reason
-        self._dropped[reason] += dropped
-        self._drops_unreported += dropped
-        now = time.monotonic()
-        if now - self._last_drop_warning < OVERFLOW_WARNING_INTERVAL_S:
-            return None
-        self._last_drop_warning = now
-        unreported, self._drops_unreported = self._drops_unreported, 0
-        if reason == "quota":
-            return (
-                "MQTT disk outbox at its quota (%d messages, %d bytes; broker unreachable or slow): dropped the %d "
-                "oldest detections messages since the last warning, %d in total",
-                len(self._outbox), self._outbox.nbytes, unreported, self._dropped[reason],
-            )
-        return (
-            "MQTT outbox full (%d messages, broker unreachable or slow): dropped the %d oldest since the "
-            "last warning, %d in total",
-            len(self._outbox),
-            unreported,
-            self._dropped[reason],
-        )
-
     def _wake(self) -> None:
         try:
             self._wake_w.send(b"\0")
@@ -336,35 +299,18 @@ class MqttPublisher:
             log.info("MQTT: next connection attempt to %s:%d in %.2f s", self._cfg.host, self._cfg.port, delay.delay_s)
             self._idle(delay.delay_s)
 
-    def _new_client(self) -> paho.Client:
-        cfg = self._cfg
-        client = paho.Client(
-            CallbackAPIVersion.VERSION2, client_id=self.client_id, clean_session=True, protocol=paho.MQTTv311
-        )
-        client.enable_logger(logging.getLogger(f"{__name__}.paho"))
-        client.suppress_exceptions = True  # second line of defence behind _guarded
-        client.connect_timeout = CONNECT_TIMEOUT_S
-        client.max_inflight_messages_set(SEND_WINDOW + 2)  # + online/offline status: paho never queues
-        client.max_queued_messages_set(0)
-        client.will_set(self.status_topic, STATUS_OFFLINE, qos=1, retain=True)
-        if cfg.username:
-            client.username_pw_set(cfg.username, cfg.password.get_secret_value() if cfg.password else None)
-        if cfg.tls is not None:
-            # Built at every attempt: renewed certificate files are picked up, and expired ones named.
-            client.tls_set_context(client_context(cfg.tls))
-        return client
-
-    def _connect(self) -> _Link | None:
+    def _connect(self) -> Link | None:
         try:
-            client = self._new_client()
+            client = new_client(self._cfg, self.client_id, self.status_topic)
         except TlsProblem as exc:
             log.error("MQTT: cannot connect to %s:%d over TLS: %s", self._cfg.host, self._cfg.port, exc)
             return None
-        link = _Link(client)
-        client.on_connect = self._guarded("on_connect", partial(self._on_connect, link))
-        client.on_disconnect = self._guarded("on_disconnect", partial(self._on_disconnect, link))
-        client.on_publish = self._guarded("on_publish", partial(self._on_publish, link))
-        client.on_log = self._guarded("on_log", partial(self._on_log, link))
+        link = Link(client)
+        client.on_connect = guarded("on_connect", partial(self._on_connect, link))
+        client.on_disconnect = guarded("on_disconnect", partial(self._on_disconnect, link))
+        client.on_publish = guarded("on_publish", partial(self._on_publish, link))
+        client.on_log = guarded("on_log", partial(self._on_log, link))
+        client.on_message = guarded("on_message", self._on_message)
         try:
             client.connect(self._cfg.host, self._cfg.port, keepalive=self._cfg.keepalive_s)
         except OSError as exc:
@@ -376,7 +322,7 @@ class MqttPublisher:
             return None
         return link
 
-    def _serve(self, link: _Link) -> None:
+    def _serve(self, link: Link) -> None:
         client = link.client
         connack_deadline = time.monotonic() + self._cfg.keepalive_s
         while True:
@@ -395,11 +341,11 @@ class MqttPublisher:
                 if self._finish(link, now):
                     self._said_offline = True
                     return
-            self._commit()
             if link.connected and link.offline_mid is None:
-                self._pump(link)
+                self._pump(link)  # before the commit: a message does not wait for its fsync to be sent
                 if link.lost:
                     return
+            self._commit()
             timeout = SELECT_TIMEOUT_S
             if self._stopping.is_set():
                 timeout = max(0.0, min(timeout, self._stop_deadline - now))
@@ -419,15 +365,18 @@ class MqttPublisher:
                 client.loop_misc()
 
     def _drain_wake(self) -> None:
-        with self._lock:
-            self._wake_pending = False
+        # Drained before the flag is cleared: a publish() in between sends no byte (the flag is
+        # still set), and its message is pumped on this turn of the loop; cleared first, its byte
+        # would be drained with the flag left set, and no later publish() would wake the thread.
         try:
             while self._wake_r.recv(4096):
                 pass
         except OSError:  # BlockingIOError: drained
             pass
+        with self._lock:
+            self._wake_pending = False
 
-    def _pump(self, link: _Link) -> None:
+    def _pump(self, link: Link) -> None:
         """Hand waiting messages to paho until the send window is full."""
         while not link.lost:
             room = SEND_WINDOW - len(link.pending)
@@ -459,7 +408,7 @@ class MqttPublisher:
             self._outbox.ack(key)
             self._sent += 1
 
-    def _finish(self, link: _Link, now: float) -> bool:
+    def _finish(self, link: Link, now: float) -> bool:
         """One step of a clean stop; True once DISCONNECT has been sent."""
         if link.offline_mid is None:
             with self._lock:
@@ -475,7 +424,7 @@ class MqttPublisher:
             return True
         return False
 
-    def _close(self, link: _Link) -> None:
+    def _close(self, link: Link) -> None:
         sock = link.client.socket()
         if sock is not None:  # CONNACK timeout or an exception: drop without DISCONNECT
             sock.close()
@@ -485,70 +434,3 @@ class MqttPublisher:
             requeued = self._outbox.requeue_unacked()
         if requeued and not self._stopping.is_set():
             log.info("MQTT: %d unacknowledged messages requeued for resend", requeued)
-
-    # ------------------------------------------------------ paho callbacks (network thread)
-
-    def _guarded(self, name: str, callback: Callable[..., Any]) -> Callable[..., None]:
-        def guarded(*args: Any) -> None:
-            try:
-                callback(*args)
-            except Exception:
-                log.exception("MQTT: exception in %s callback; the client carries on", name)
-
-        return guarded
-
-    def _on_connect(self, link: _Link, client: paho.Client, _userdata: Any, _flags: Any, reason: Any,
-                    _properties: Any) -> None:
-        if reason.is_failure:
-            who = f" as user {self._cfg.username!r}" if self._cfg.username else ""
-            log.warning("MQTT: broker %s:%d refused the connection%s: %s", self._cfg.host, self._cfg.port, who,
-                        reason)
-            return
-        link.connected = True
-        self._connected = True
-        self._connects += 1
-        self._backoff.reset()
-        log.info("MQTT: connected to %s:%d as %s", self._cfg.host, self._cfg.port, self.client_id)
-        link.control_mids.add(client.publish(self.status_topic, STATUS_ONLINE, qos=1, retain=True).mid)
-        self._notify(True)
-
-    def _on_log(self, link: _Link, _client: paho.Client, _userdata: Any, level: int, text: str) -> None:
-        if level == paho.MQTT_LOG_ERR:
-            link.socket_error = text
-
-    def _on_disconnect(self, link: _Link, _client: paho.Client, _userdata: Any, _flags: Any, reason: Any,
-                       _properties: Any) -> None:
-        link.lost = True
-        if link.connected:
-            self._set_disconnected(link, reason)
-        elif link.socket_error and (refusal := describe_alert(link.socket_error)):
-            log.error("MQTT: TLS connection to %s:%d refused before CONNACK: %s", self._cfg.host, self._cfg.port,
-                      refusal)
-
-    def _set_disconnected(self, link: _Link, reason: Any) -> None:
-        link.connected = False
-        self._connected = False
-        if self._stopping.is_set():
-            log.info("MQTT: disconnected from %s:%d", self._cfg.host, self._cfg.port)
-        else:
-            log.warning("MQTT: connection to %s:%d lost: %s", self._cfg.host, self._cfg.port, reason)
-        self._notify(False)
-
-    def _on_publish(self, link: _Link, _client: paho.Client, _userdata: Any, mid: int, _reason: Any,
-                    _properties: Any) -> None:
-        if mid == link.offline_mid:
-            link.offline_acked = True
-        elif mid in link.control_mids:
-            link.control_mids.discard(mid)
-        elif mid in link.pending:
-            self._acked(link.pending.pop(mid))
-        else:  # QoS 0 written inside client.publish(), before its mid was recorded
-            link.early_acks.add(mid)
-
-    def _notify(self, connected: bool) -> None:
-        if self._on_connection_change is None:
-            return
-        try:
-            self._on_connection_change(connected)
-        except Exception:
-            log.exception("MQTT: on_connection_change callback raised; the publisher carries on")
