@@ -102,6 +102,19 @@ class Frame:
         except PictureReleased:
             raise PictureReleased(f"{self!r}: its device picture was released before anyone asked for BGR") from None
 
+    def copy_to_host(self) -> None:
+        """Turn a device frame into a host one: its picture downloaded as a host NV12 YuvImage (what
+        the CPU pre-processor takes), then the device picture given back to its decoder.  Nothing
+        for host frames; on a failed download (PictureReleased, a CUDA error) the frame keeps its
+        device picture and the error is raised."""
+        device = self._device
+        if device is None:
+            return
+        yuv = self._download()
+        with self._lock:
+            self._yuv, self._device = yuv, None
+        device.release()
+
     def release(self) -> None:
         """Give a device picture back to its decoder (idempotent; nothing for host frames)."""
         if self._device is not None:
