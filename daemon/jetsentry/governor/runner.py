@@ -150,8 +150,12 @@ class Governor:
     @property
     def paused(self) -> bool:
         """Take no new frames now: the primary is failing and the fallback is being built (a frame
-        given to the failing engine would only join the held ones; a camera's slot keeps it)."""
-        return self.policy.state is BackendState.FALLING_BACK and len(self.held) > 0
+        given to the failing engine would only join the held ones; a camera's slot keeps it), or
+        the fallback is being switched in and its retries are not handed out yet (a new frame
+        taken then would be published before the held ones)."""
+        if not len(self.held) or self._serving_fallback:
+            return False
+        return self.policy.state is not BackendState.PRIMARY
 
     def retries(self) -> list:
         """Held batches to infer now (oldest first), once the fallback serves; [] otherwise."""
