@@ -80,6 +80,12 @@ class DetectorSwitch:
         return self._processor
 
     @property
+    def idle(self) -> bool:
+        """No build is running, not even a cancelled one (a detector it used is free again)."""
+        with self._lock:
+            return self._pending is None and all(p.done for p in self._cancelled)
+
+    @property
     def busy(self) -> bool:
         return self._pending is not None
 

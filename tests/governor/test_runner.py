@@ -20,6 +20,7 @@ from jetsentry.pipeline import FrameProcessor
 from tests.governor.sysfs_tree import FakeThermalZones
 from jetsentry.infer.errors import CudaError
 from tests.governor.test_detector_switch import ClosingDetector, frames, model
+from tests.support.fake_jetson_sysfs import ORIN_JP6_GPU, FakeJetsonSysfs
 
 
 @pytest.fixture(scope="module")
@@ -28,13 +29,16 @@ def models(tmp_path_factory):
     return {"primary": model(folder / "primary.onnx"), "other": model(folder / "other.onnx", classes=("cat", "fish"))}
 
 
-def make(tmp_path, models, build_fallback, build_primary=None):
+def make(tmp_path, models, build_fallback, build_primary=None, *, gpu_load: bool = False):
+    """``gpu_load``: a FAKE Jetson GPU load node is read too (removing it reads as the GPU lost)."""
     zones = FakeThermalZones(tmp_path / "jetson", {"tj-thermal": 50.0})
+    if gpu_load:
+        FakeJetsonSysfs(zones.root).add_gpu(load_per_mille=300)
     cfg = AppConfig.model_validate({
         "device_id": "dev", "cameras": [{"id": "cam1", "source": "test://ball"}],
         "model": {"path": models["primary"]},
         "governor": {"enabled": True, "interval_s": 0.05, "cooldown_s": 0.2, "shedding": {"enabled": False},
-                     "monitors": {"sysfs_root": str(zones.root), "jetson_gpu_load": False}},
+                     "monitors": {"sysfs_root": str(zones.root), "jetson_gpu_load": gpu_load}},
     })
     build_primary = build_primary or (lambda: Detector(OnnxRuntimeEngine(models["primary"], threads=1)))
     processor = FrameProcessor(build_primary(), device_id="dev", tracker=cfg.tracker)
@@ -166,6 +170,39 @@ def test_an_engine_error_fallback_drops_the_failing_primary_and_rebuilds_it_for_
         assert built[0].closed.is_set() and processor.parked is None  # its device memory is given back
         serve_counting_failures(processor, governor, published, "recovery")
         assert len(built) == 2 and processor.detector is built[1] and not built[1].closed.is_set()
+    finally:
+        governor.close()
+        processor.close()
+
+
+def test_a_lost_gpu_drops_the_parked_primary_and_the_return_rebuilds_it(tmp_path, models):
+    built = []
+
+    def build_primary():
+        built.append(ClosingDetector(OnnxRuntimeEngine(models["primary"], threads=1)))
+        return built[-1]
+
+    zones, processor, governor, published = make(
+        tmp_path, models, lambda: Detector(OnnxRuntimeEngine(models["primary"], threads=1)), build_primary,
+        gpu_load=True)
+    load = zones.root / ORIN_JP6_GPU / "load"
+    try:
+        zones.set("tj-thermal", 97.0)
+        serve_until(processor, governor, published, "fallback")
+        assert processor.parked is built[0]
+        load.unlink()  # the GPU's load node vanished: the GPU is lost
+        deadline = time.monotonic() + 10
+        while processor.parked is not None:
+            assert time.monotonic() < deadline, "the parked primary was not dropped"
+            processor.process([next(frames(1, ("cam1",)))])
+            governor.tick()
+            time.sleep(0.01)
+        assert built[0].closed.is_set()
+        load.write_text("300\n")
+        zones.set("tj-thermal", 60.0)
+        serve_until(processor, governor, published, "recovery")
+        assert len(built) == 2 and processor.detector is built[1]
+        assert published[-1]["reason"] == "primary backend rebuilt, warmed and probed: returning"
     finally:
         governor.close()
         processor.close()

@@ -126,7 +126,9 @@ class Governor:
             temperatures = snapshot.temperatures_c
             hottest = max(temperatures, key=temperatures.get) if temperatures else None
             conditions = Conditions(snapshot.max_temperature_c, hottest, snapshot.gpu_lost)
-            if snapshot.gpu_lost and self._processor.parked is not None:
+            # A parked primary on a lost GPU is dropped (rebuilt on return), unless a warm-up may be
+            # using it still: then its probe decides.
+            if snapshot.gpu_lost and self._processor.parked is not None and self._switch.idle:
                 log.warning("governor: GPU lost: the parked primary backend is dropped (it is rebuilt on return)")
                 self._processor.drop_parked()
             changed |= self._act(self.policy.observe(conditions, now))
