@@ -101,6 +101,17 @@ def test_a_fallback_with_other_classes_resets_the_trackers_with_an_event(tmp_pat
         processor.close()
 
 
+def recording_builder(path, kind):
+    """A builder of ``kind`` detectors on ``path``, and the list of every one it built."""
+    built = []
+
+    def build():
+        built.append(kind(OnnxRuntimeEngine(path, threads=1)))
+        return built[-1]
+
+    return built, build
+
+
 class FailingDetector(ClosingDetector):
     """A real detector whose runs raise the real CudaError while ``failing`` is set (a FAKE GPU fault)."""
 
@@ -128,11 +139,7 @@ def serve_counting_failures(processor, governor, published, kind, timeout_s=20.0
 
 
 def test_a_thermal_fallback_parks_the_primary_and_returns_to_it_warmed_and_probed_not_rebuilt(tmp_path, models):
-    built = []
-
-    def build_primary():
-        built.append(ClosingDetector(OnnxRuntimeEngine(models["primary"], threads=1)))
-        return built[-1]
+    built, build_primary = recording_builder(models["primary"], ClosingDetector)
 
     fallback = []
     zones, processor, governor, published = make(
@@ -155,11 +162,7 @@ def test_a_thermal_fallback_parks_the_primary_and_returns_to_it_warmed_and_probe
 
 
 def test_an_engine_error_fallback_drops_the_failing_primary_and_rebuilds_it_for_the_return(tmp_path, models):
-    built = []
-
-    def build_primary():
-        built.append(FailingDetector(OnnxRuntimeEngine(models["primary"], threads=1)))
-        return built[-1]
+    built, build_primary = recording_builder(models["primary"], FailingDetector)
 
     zones, processor, governor, published = make(
         tmp_path, models, lambda: Detector(OnnxRuntimeEngine(models["primary"], threads=1)), build_primary)
@@ -176,11 +179,7 @@ def test_an_engine_error_fallback_drops_the_failing_primary_and_rebuilds_it_for_
 
 
 def test_a_lost_gpu_drops_the_parked_primary_and_the_return_rebuilds_it(tmp_path, models):
-    built = []
-
-    def build_primary():
-        built.append(ClosingDetector(OnnxRuntimeEngine(models["primary"], threads=1)))
-        return built[-1]
+    built, build_primary = recording_builder(models["primary"], ClosingDetector)
 
     zones, processor, governor, published = make(
         tmp_path, models, lambda: Detector(OnnxRuntimeEngine(models["primary"], threads=1)), build_primary,
