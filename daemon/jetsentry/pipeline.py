@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from jetsentry.capture.frame import Frame
+from jetsentry.capture.frame import Frame, pictures_to_host
 from jetsentry.config.models import TrackerConfig
 from jetsentry.detections import Detections
 from jetsentry.infer import Detector
@@ -346,7 +346,9 @@ class FrameProcessor:
     def prepare(self, frames: Sequence[Frame], batch_formed: float | None = None) -> PreparedBatch:
         """Pre-processing of a non-empty batch by the engine's side (colour conversion and
         letterbox; may run in another thread than ``complete``, one batch ahead).  Device
-        pictures go back to their decoders once read, also when pre-processing failed."""
+        pictures go back to their decoders once read, also when pre-processing failed; with
+        ``copy_failed_pictures`` once the batch was inferred, and when it fails (here or in
+        ``infer``) after they were copied to the host (capture/frame.py ``pictures_to_host``)."""
         if not frames:
             raise ValueError("no frames to prepare")
         formed = self._clock() if batch_formed is None else batch_formed
@@ -441,22 +443,3 @@ class FrameProcessor:
 def _release(frames: Sequence[Frame]) -> None:
     for frame in frames:
         frame.release()
-
-
-def pictures_to_host(frames: Sequence[Frame]) -> int:
-    """Copy the device pictures of a failed batch's frames to host NV12 pictures (Frame.copy_to_host),
-    so another backend can infer them; how many could not be copied (the GPU may be lost): those
-    frames keep their device picture, which HeldFrames gives up."""
-    failed = []
-    for frame in frames:
-        if frame.device is None:
-            continue
-        try:
-            frame.copy_to_host()
-        except Exception as exc:  # noqa: BLE001 - a lost GPU fails in its own ways
-            failed.append((frame, exc))
-    if failed:
-        frame, exc = failed[0]
-        log.warning("%d device picture(s) of a failed batch could not be copied to the host (first: %r: %s: %s): "
-                    "those frames cannot be retried", len(failed), frame, type(exc).__name__, exc)
-    return len(failed)

@@ -8,14 +8,18 @@ picture first, so nothing is converted that no consumer asked for.
 
 from __future__ import annotations
 
+import logging
 import threading
+from collections.abc import Sequence
 
 import numpy as np
 
 from jetsentry.capture.device_picture import DevicePicture, PictureReleased
 from jetsentry.capture.yuv import YuvImage, even_size
 
-__all__ = ["DevicePicture", "Frame", "PictureReleased", "YuvImage", "even_size"]
+__all__ = ["DevicePicture", "Frame", "PictureReleased", "YuvImage", "even_size", "pictures_to_host"]
+
+log = logging.getLogger("jetsentry.capture")
 
 
 class Frame:
@@ -123,3 +127,22 @@ class Frame:
     def __repr__(self) -> str:
         kind = "NV12 device" if self._device is not None else (self._yuv.format if self._yuv is not None else "BGR")
         return f"Frame({self.camera_id!r}, seq={self.seq}, {self.width}x{self.height} {kind}, capture_ts={self.capture_ts:.3f})"
+
+
+def pictures_to_host(frames: Sequence[Frame]) -> int:
+    """Copy the device pictures of a failed batch's frames to host NV12 pictures (Frame.copy_to_host),
+    so another backend can infer them; how many could not be copied (the GPU may be lost): those
+    frames keep their device picture, which HeldFrames gives up."""
+    failed = []
+    for frame in frames:
+        if frame.device is None:
+            continue
+        try:
+            frame.copy_to_host()
+        except Exception as exc:  # noqa: BLE001 - a lost GPU fails in its own ways
+            failed.append((frame, exc))
+    if failed:
+        frame, exc = failed[0]
+        log.warning("%d device picture(s) of a failed batch could not be copied to the host (first: %r: %s: %s): "
+                    "those frames cannot be retried", len(failed), frame, type(exc).__name__, exc)
+    return len(failed)

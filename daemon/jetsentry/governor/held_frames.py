@@ -3,7 +3,7 @@
 A batch that fails with an engine error on the primary backend is kept so that the fallback
 infers it once it serves, before any newer frame: no frame taken from a camera is lost to the
 failure that caused the switch.  Frames whose device (GPU) pictures the frame processor
-copied to the host before giving them back (pipeline.pictures_to_host) are held like any
+copied to the host before giving them back (capture/frame.py pictures_to_host) are held like any
 host frame; a frame still holding a device picture (its copy failed: the GPU may be lost) is
 given up, counted and logged.  Bounded: while the fallback is being
 built the primary may fail batch after batch, and the oldest are given up beyond the bound;
