@@ -12,17 +12,25 @@ published.  Scenarios, one after the other, each ending back on the primary:
             served again;
   cuda      the primary's engine raises CudaError (CUDA_ERROR_LAUNCH_FAILED) for a few batches:
             a FAKE injection around the real engine; the rebuilt primary runs clean;
-  memory    the primary is rebuilt under a GPU memory cap (model.backend.gpu_mem_limit_mib) found
-            by trying caps upward until the engine builds but a batch of max_batch frames fails to
-            get its memory: the batches fail, the fallback takes over, the rebuilt primary (same
-            cap) fails its probe and the fallback keeps serving; then the cap is lifted and the
-            primary returns.
+  memory    the primary is rebuilt under a GPU memory cap (model.backend.gpu_mem_limit_mib, the
+            arena growing by what is requested, cuDNN's heuristic algorithm choice so no
+            benchmarking allocates by chance) found by trying caps upward: the first cap at which
+            the engine builds and a full batch (max_batch frames) fails, warmed up and probed as
+            the detector switch does it, on two fresh engines in a row.  The batches fail, the
+            fallback takes over, the rebuilt primary (same cap) fails its probe (a full batch:
+            detector_switch.py pads the probe to max_batch) and the fallback keeps serving; then
+            the cap is lifted and the primary returns.
+
+Each wait has a timeout (``--wait``): a scenario that times out is reported with what it saw
+(events, frames) and the run stops there, its result file written, status 1; ``--max-seconds``
+ends the whole run (a result file with what was seen, status 3) whatever hangs.
 
 Per scenario: the events, the switch times, frames taken, served by each backend, retried (their
 batch failed on the primary, then the fallback inferred them: governor/held_frames.py), failed
 (never served) and lost (taken, neither served nor failed: 0 is the target).
 
-    python3 bench/gpu/governor_gpu.py [--providers cuda|cpu] [--model M.onnx] [--clip CLIP] [--out DIR]
+    python3 bench/gpu/governor_gpu.py [--providers cuda|cpu] [--scenarios thermal cuda memory] [--model M.onnx]
+                                      [--clip CLIP] [--out DIR] [--wait 60] [--max-seconds 900]
 
 ``--providers cpu`` runs the same scenarios with ONNX Runtime's CPU engine on the FP32 file standing
 in for the GPU primary (the memory scenario then injects GpuMemoryError, a FAKE: a CPU engine has no
@@ -49,6 +57,7 @@ import numpy as np  # noqa: E402
 from jetsentry.batch.prefetch import PrefetchedBatches  # noqa: E402
 from jetsentry.capture.frame import Frame  # noqa: E402
 from jetsentry.config.models import AppConfig  # noqa: E402
+from jetsentry.detector_switch import warm_up  # noqa: E402
 from jetsentry.governor.wiring import build_governor, fallback_model  # noqa: E402
 from jetsentry.infer import Detector, EngineOptions  # noqa: E402
 from jetsentry.pipeline import FrameProcessor  # noqa: E402
@@ -60,6 +69,10 @@ SAMPLE = REPO / "engines" / "samples" / "sample-scene.mp4"
 CAMERAS = ("cam0", "cam1", "cam2", "cam3")
 MAX_BATCH = 4
 CAPS_MIB = (16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)
+
+
+class ScenarioTimeout(Exception):
+    """A wait of a scenario ran past its timeout; the message says for what and what was seen."""
 
 
 class Injector:
@@ -138,6 +151,7 @@ class Run:
 
     def __init__(self, args, cfg: AppConfig, zone: Path, pictures: list[np.ndarray]) -> None:
         self.cfg, self.zone, self.pictures = cfg, zone, pictures
+        self.wait_s = args.wait
         self.options = EngineOptions(max_batch=MAX_BATCH, state_dir=Path(tempfile.mkdtemp(prefix="gov-state-")))
         self.injector = Injector()
         self.cap_mib: int | None = None  # the primary's GPU memory cap (the memory scenario)
@@ -159,7 +173,8 @@ class Run:
         model = self.cfg.model
         if self.cap_mib is not None and not self.emulate_memory:
             backend = model.backend.model_copy(update={"gpu_mem_limit_mib": self.cap_mib,
-                                                       "arena_extend_strategy": "same_as_requested"})
+                                                       "arena_extend_strategy": "same_as_requested",
+                                                       "cudnn_conv_algo_search": "heuristic"})
             model = model.model_copy(update={"backend": backend})
         detector = Detector.from_config(model, self.options)
         detector.engine = InjectedEngine(detector.engine, self.injector)
@@ -192,7 +207,8 @@ class Run:
             yield batch
             time.sleep(0.02)  # cameras' pace: ~50 batches/s at most
 
-    def serve(self, until, timeout_s: float = 60.0) -> None:
+    def serve(self, until, what: str = "", timeout_s: float | None = None) -> None:
+        timeout_s = self.wait_s if timeout_s is None else timeout_s
         deadline = time.monotonic() + timeout_s
         done = lambda: until() or time.monotonic() > deadline  # noqa: E731
         with PrefetchedBatches(self.batches(done), self._prepare) as prepared:
@@ -212,8 +228,10 @@ class Run:
                             self.served.append((now, r.frame.seq, message["backend"], message["model"]["sha256"]))
                             self.served_ids.add((r.frame.camera_id, r.frame.seq))
                 self.governor.tick()
-        if time.monotonic() > deadline:
-            raise SystemExit(f"timed out after {timeout_s} s; events so far: {[e['type'] for e in self.events]}")
+        if not until():
+            raise ScenarioTimeout(f"no {what or 'end of the wait'} within {timeout_s:g} s; events so far: "
+                                  f"{[e['type'] for e in self.events]}; state {self.governor.policy.state.value}, "
+                                  f"reason: {self.governor.reason}")
 
     def _prepare(self, batch):
         if not batch:
@@ -247,24 +265,37 @@ class _EventSink:
         self._events.append(json.loads(payload))
 
 
-def find_failing_cap(run: Run) -> int | None:
-    """The smallest cap at which the primary builds but a batch of MAX_BATCH frames fails."""
-    batch = run.pictures[:MAX_BATCH]
+def full_batch_fails(run: Run) -> str | None:
+    """Build the primary under run.cap_mib, warm it up and probe it with a full batch as the detector
+    switch does; why it failed, or None when it passed."""
+    detector = run.build_primary()
+    try:
+        warm_up(detector, run.pictures[:MAX_BATCH], probe=True)
+    except Exception as exc:
+        return f"{type(exc).__name__}: {str(exc)[:160]}"
+    finally:
+        detector.close()
+    return None
+
+
+def find_failing_cap(run: Run, log: list[str]) -> int | None:
+    """The smallest cap at which the primary builds and a full batch fails, on two fresh engines in a row
+    (a cap that fails only sometimes would let the rebuilt primary pass its probe)."""
     for cap in CAPS_MIB:
         run.cap_mib = cap
         try:
-            detector = run.build_primary()
+            failures = [full_batch_fails(run), full_batch_fails(run)]
         except Exception as exc:
-            print(f"  cap {cap} MiB: the engine does not build ({type(exc).__name__})", flush=True)
+            log.append(f"cap {cap} MiB: the engine does not build ({type(exc).__name__}: {str(exc)[:120]})")
+            print(f"  {log[-1]}", flush=True)
             continue
-        try:
-            detector.detect(batch)
-        except Exception as exc:
-            print(f"  cap {cap} MiB: builds, a batch fails: {type(exc).__name__}: {str(exc)[:160]}", flush=True)
+        if all(failures):
+            log.append(f"cap {cap} MiB: builds, a full batch fails twice: {failures[0]}")
+            print(f"  {log[-1]}", flush=True)
             return cap
-        finally:
-            detector.close()
-        print(f"  cap {cap} MiB: a batch runs: no failing cap below it", flush=True)
+        log.append(f"cap {cap} MiB: a full batch ran {failures.count(None)} time(s) of 2: no deterministic "
+                   "failing cap at or above it")
+        print(f"  {log[-1]}", flush=True)
         break
     run.cap_mib = None
     return None
@@ -274,39 +305,18 @@ def scenario(run: Run, name: str, shas: dict[str, str]) -> dict:
     start_events, start_served = len(run.events), len(run.served)
     start_taken, start_failed, start_ids = set(run.taken), set(run.failed), set(run.served_ids)
     result: dict = {"scenario": name}
-    if name == "thermal":
-        hot = run.temperature(95.0)
-        run.serve(lambda: run.first_served_after(hot, shas["fallback"]) is not None)
-        result["to_fallback_s"] = round(run.first_served_after(hot, shas["fallback"]), 3)
-        cool = run.temperature(60.0)
-        due = cool + run.cfg.governor.cooldown_s
-        run.serve(lambda: run.first_served_after(due, shas["primary"]) is not None)
-        result["to_primary_s"] = round(run.first_served_after(due, shas["primary"]), 3)
-    elif name == "cuda":
-        run.injector.arm("cuda", 3)
-        run.serve(run.seen("fallback", run.governor.policy.switches // 2 + 1))
-        run.serve(run.seen("recovery", run.governor.policy.switches // 2 + 1))
-    elif name == "memory":
-        if run.emulate_memory:
-            result["cap"] = "emulated: GpuMemoryError injected (a CPU engine has no device memory to cap)"
-            run.injector.arm("memory", 10_000)  # every run fails, the rebuilt primary's probe too
-            failing = True
-        else:
-            cap = find_failing_cap(run)
-            result["cap_mib"] = cap
-            failing = cap is not None
-            if failing:  # the serving primary is replaced by one under the cap, through the same seam
-                run.processor.swap_detector(run.build_primary())
-        if failing:
-            fallbacks = sum(e["type"] == "fallback" for e in run.events) + 1
-            run.serve(run.seen("fallback", fallbacks))
-            run.serve(run.seen("switch_failed", sum(e["type"] == "switch_failed" for e in run.events) + 1))
-            result["kept_fallback_after_failed_probe"] = run.governor.policy.on_fallback
-            run.injector.arm("", 0)
-            run.cap_mib = None  # the cap lifted: the next return passes
-            run.serve(run.seen("recovery", sum(e["type"] == "recovery" for e in run.events) + 1))
+    try:
+        run_scenario(run, name, shas, result)
+    except ScenarioTimeout as exc:
+        result["timed_out"] = str(exc)
+        print(f"  timed out: {exc}", flush=True)
+        run.injector.arm("", 0)
+        run.cap_mib = None
     events = run.events[start_events:]
     served = run.served[start_served:]
+    result["expected_events"] = EXPECTED.get(name)
+    result["as_expected"] = "timed_out" not in result and \
+        [e["type"] for e in events] == EXPECTED.get(name, [e["type"] for e in events])
     taken = run.taken - start_taken
     failed = run.failed - start_failed
     served_ids = run.served_ids - start_ids
@@ -323,6 +333,46 @@ def scenario(run: Run, name: str, shas: dict[str, str]) -> dict:
     return result
 
 
+EXPECTED = {"thermal": ["fallback", "recovery"], "cuda": ["fallback", "recovery"],
+            "memory": ["fallback", "switch_failed", "recovery"]}
+
+
+def run_scenario(run: Run, name: str, shas: dict[str, str], result: dict) -> None:
+    if name == "thermal":
+        hot = run.temperature(95.0)
+        run.serve(lambda: run.first_served_after(hot, shas["fallback"]) is not None, "frame from the fallback")
+        result["to_fallback_s"] = round(run.first_served_after(hot, shas["fallback"]), 3)
+        cool = run.temperature(60.0)
+        due = cool + run.cfg.governor.cooldown_s
+        run.serve(lambda: run.first_served_after(due, shas["primary"]) is not None, "frame from the primary")
+        result["to_primary_s"] = round(run.first_served_after(due, shas["primary"]), 3)
+    elif name == "cuda":
+        run.injector.arm("cuda", 3)
+        run.serve(run.seen("fallback", run.governor.policy.switches // 2 + 1), "fallback event")
+        run.serve(run.seen("recovery", run.governor.policy.switches // 2 + 1), "recovery event")
+    elif name == "memory":
+        if run.emulate_memory:
+            result["cap"] = "emulated: GpuMemoryError injected (a CPU engine has no device memory to cap)"
+            run.injector.arm("memory", 10_000)  # every run fails, the rebuilt primary's probe too
+            failing = True
+        else:
+            result["cap_search"] = []
+            cap = find_failing_cap(run, result["cap_search"])
+            result["cap_mib"] = cap
+            failing = cap is not None
+            if failing:  # the serving primary is replaced by one under the cap, through the same seam
+                run.processor.swap_detector(run.build_primary(), engine_timeout_s=run.cfg.governor.engine_timeout_s)
+        if failing:
+            fallbacks = sum(e["type"] == "fallback" for e in run.events) + 1
+            run.serve(run.seen("fallback", fallbacks), "fallback event")
+            run.serve(run.seen("switch_failed", sum(e["type"] == "switch_failed" for e in run.events) + 1),
+                      "switch_failed event (the rebuilt primary failing its probe)")
+            result["kept_fallback_after_failed_probe"] = run.governor.policy.on_fallback
+            run.injector.arm("", 0)
+            run.cap_mib = None  # the cap lifted: the next return passes
+            run.serve(run.seen("recovery", sum(e["type"] == "recovery" for e in run.events) + 1), "recovery event")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--providers", choices=("cuda", "cpu"), default="cuda")
@@ -331,7 +381,22 @@ def main() -> int:
     parser.add_argument("--cooldown", type=float, default=1.0)
     parser.add_argument("--scenarios", nargs="+", default=["thermal", "cuda", "memory"])
     parser.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", ".")))
+    parser.add_argument("--wait", type=float, default=60.0, help="timeout of each wait of a scenario, seconds")
+    parser.add_argument("--max-seconds", type=float, default=900.0, help="the whole run's limit, seconds")
     args = parser.parse_args()
+    seen: dict = {"providers": args.providers, "scenarios": []}
+    path = args.out / f"governor_{args.providers}.json"
+
+    def give_up() -> None:  # whatever hangs: the result file says what was seen, then the process ends
+        seen["timed_out"] = f"the run passed --max-seconds {args.max_seconds:g}"
+        args.out.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(seen, indent=2, default=str) + "\n")
+        print(f"{seen['timed_out']}; wrote {path}", flush=True)
+        os._exit(3)
+
+    watchdog = threading.Timer(args.max_seconds, give_up)
+    watchdog.daemon = True
+    watchdog.start()
     pictures = decoded_frames(args.clip, 32)
     with tempfile.TemporaryDirectory(prefix="jetsentry-sysfs-") as root:
         zone = Path(root) / "sys/devices/virtual/thermal/thermal_zone0"
@@ -340,15 +405,18 @@ def main() -> int:
         (zone / "temp").write_text("60000\n")
         run = Run(args, app_config(args, root), zone, pictures)
         shas = {"primary": run.processor.detector.info.sha256}
-        run.serve(lambda: len(run.served) >= 8)
+        seen["events"] = run.events
+        run.serve(lambda: len(run.served) >= 8, "8 frames from the primary")
         fallback = Detector.from_config(fallback_model(run.cfg), run.options)
         shas["fallback"] = fallback.info.sha256
         fallback.close()
-        results = []
+        results = seen["scenarios"]
         for name in args.scenarios:
             print(f"scenario {name}", flush=True)
             results.append(scenario(run, name, shas))
             print(json.dumps(results[-1], indent=1), flush=True)
+            if "timed_out" in results[-1]:
+                break  # the state it left is unknown: the next scenarios would measure nothing
         summary = {
             "providers": args.providers,
             "primary_backend": run.cfg.model.backend.type, "fallback_backend": run.cfg.governor.fallback.backend.type,
@@ -362,13 +430,14 @@ def main() -> int:
         }
         run.governor.close()
         run.processor.close()
+    watchdog.cancel()
     args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"governor_{args.providers}.json"
     path.write_text(json.dumps(summary, indent=2) + "\n")
     print(f"frames taken {summary['frames_taken']}, retried {summary['frames_retried']}, failed "
           f"{summary['frames_failed']}, lost {summary['frames_lost']}; "
           f"wrote {path}")
-    return 0 if summary["frames_lost"] == 0 else 1
+    as_expected = all(s["as_expected"] for s in results) and len(results) == len(args.scenarios)
+    return 0 if summary["frames_lost"] == 0 and as_expected else 1
 
 
 if __name__ == "__main__":

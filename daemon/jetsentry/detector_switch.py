@@ -54,6 +54,7 @@ class SwitchResult:
 class _Pending:
     label: str
     probe: bool
+    owned: bool = True  # the switch closes the detector when the switch fails or is cancelled
     thread: threading.Thread | None = None
     detector: Detector | None = None
     error: str | None = None
@@ -75,6 +76,16 @@ class DetectorSwitch:
         self._cancelled: list[_Pending] = []  # builds still running for nothing (close waits for them)
 
     @property
+    def processor(self) -> FrameProcessor:
+        return self._processor
+
+    @property
+    def idle(self) -> bool:
+        """No build is running, not even a cancelled one (a detector it used is free again)."""
+        with self._lock:
+            return self._pending is None and all(p.done for p in self._cancelled)
+
+    @property
     def busy(self) -> bool:
         return self._pending is not None
 
@@ -83,11 +94,13 @@ class DetectorSwitch:
         pending = self._pending
         return None if pending is None else pending.label
 
-    def prepare(self, build: Callable[[], Detector], *, label: str, probe: bool = False) -> None:
-        """Build and warm up ``build()`` in the background; ``label`` names it in logs and results."""
+    def prepare(self, build: Callable[[], Detector], *, label: str, probe: bool = False, owned: bool = True) -> None:
+        """Build and warm up ``build()`` in the background; ``label`` names it in logs and results.
+        ``owned``: False when ``build`` returns a detector someone else owns (a parked one): it is
+        not closed when the switch fails or is cancelled."""
         if self._pending is not None:
             raise RuntimeError(f"a switch to {self._pending.label} is being prepared already")
-        pending = _Pending(label, probe)
+        pending = _Pending(label, probe, owned)
         pending.thread = threading.Thread(target=self._build, args=(pending, build), name="detector-switch",
                                           daemon=True)
         self._pending = pending
@@ -107,14 +120,16 @@ class DetectorSwitch:
                 return pending.error
         return True
 
-    def commit(self) -> SwitchResult:
-        """Move traffic to the prepared detector (between two batches)."""
+    def commit(self, *, engine_timeout_s: float | None = None, keep_previous: bool = False) -> SwitchResult:
+        """Move traffic to the prepared detector (between two batches); FrameProcessor.swap_detector
+        says what ``engine_timeout_s`` and ``keep_previous`` do."""
         pending = self._pending
         if pending is None or pending.detector is None:
             raise RuntimeError("no prepared detector to switch to")
         self._pending = None
         previous = self._processor.backend
-        _, kept = self._processor.swap_detector(pending.detector)
+        _, kept = self._processor.swap_detector(pending.detector, engine_timeout_s=engine_timeout_s,
+                                                keep_previous=keep_previous)
         return SwitchResult(previous, self._processor.backend, kept, pending.label)
 
     def cancel(self) -> None:
@@ -125,7 +140,7 @@ class DetectorSwitch:
         self._pending = None
         with self._lock:
             pending.cancelled = True
-            detector = pending.detector if pending.done else None
+            detector = pending.detector if pending.done and pending.owned else None
             pending.detector = None
             self._cancelled = [p for p in self._cancelled if not p.done]
             if not pending.done:
@@ -147,19 +162,21 @@ class DetectorSwitch:
         try:
             detector = build()
             pictures = self._processor.recent_pictures(self._warmup_frames, WARMUP_FRAMES_WAIT_S)
+            if pending.probe and pictures:  # a full batch: the largest the engine must hold
+                pictures = [pictures[i % len(pictures)] for i in range(self._warmup_frames)]
             warm_up(detector, pictures, probe=pending.probe)
         except Exception as exc:  # any failure of the new backend ends this switch, not the daemon
             error = f"{pending.label}: {type(exc).__name__}: {exc}" if not isinstance(exc, SwitchFailed) \
                 else f"{pending.label}: {exc}"
-            if detector is not None:
+            if detector is not None and pending.owned:
                 detector.close()
-                detector = None
+            detector = None
         with self._lock:
             pending.done = True
             pending.error = error
             pending.ready_at = self._clock()
             if pending.cancelled and detector is not None:
-                cancelled, detector = detector, None
+                cancelled, detector = (detector if pending.owned else None), None
             else:
                 cancelled = None
                 pending.detector = detector

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from jetsentry.capture.frame import Frame
+from jetsentry.capture.frame import Frame, pictures_to_host
 from jetsentry.config.models import TrackerConfig
 from jetsentry.detections import Detections
 from jetsentry.infer import Detector
+from jetsentry.infer.deadline import EngineDeadline
 from jetsentry.infer.detector import PreparedInput, StageTimes
 from jetsentry.publish.message import ModelInfo as MessageModelInfo
 from jetsentry.publish.message import build_detections_message
@@ -70,12 +71,13 @@ class _Serving:
     backend: str  # the backend type (model.backend.type)
     labels: np.ndarray
     model: MessageModelInfo
+    deadline: EngineDeadline | None = None  # the engine's calls run on a worker, waited on this long
 
     @classmethod
-    def of(cls, detector: Detector) -> _Serving:
+    def of(cls, detector: Detector, deadline: EngineDeadline | None = None) -> _Serving:
         info = detector.info
         return cls(detector, detector.engine.backend, np.asarray(info.class_names, dtype=object),
-                   MessageModelInfo(name=info.name, version=info.version or "", sha256=info.sha256))
+                   MessageModelInfo(name=info.name, version=info.version or "", sha256=info.sha256), deadline)
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +162,13 @@ class FrameProcessor:
         self._swap_lock = threading.Lock()
         self._in_flight: dict[int, int] = {}  # id(detector) -> its prepared batches not yet inferred
         self._retired: list[Detector] = []
+        self._keep: set[int] = set()  # ids of retired detectors to park once drained instead of closing
+        self._parked: list[Detector] = []  # replaced, kept alive for a return (swap_detector keep_previous)
+        self._deadlines: dict[int, EngineDeadline] = {}  # id(detector) -> its engine calls' deadline
+        self._abandoned: list[Detector] = []  # engines stuck in a call: never called or closed again
+        # Device pictures of a batch are kept until it was inferred, and copied to the host when
+        # it fails (retriable by another backend); False: given back once pre-processed.
+        self.copy_failed_pictures = False
         self._keep_pictures = 0  # host copies of this many next pictures are wanted (warm-up frames)
         self._recent: list[Frame] = []
         self.latest = LatestFrames()  # each camera's newest processed frame, for snapshots
@@ -183,18 +192,27 @@ class FrameProcessor:
         """fp32, fp16 or int8: the file the serving backend runs."""
         return self._detector.info.precision
 
-    def swap_detector(self, detector: Detector) -> tuple[Detector, bool]:
+    def swap_detector(self, detector: Detector, *, engine_timeout_s: float | None = None,
+                      keep_previous: bool = False) -> tuple[Detector, bool]:
         """Serve from ``detector`` from the next prepared batch on; call between batches.
 
         Returns the previous detector and whether the trackers were kept (they are when
         both detectors have the same class names, else every camera starts without tracks).
         A batch the previous detector prepared is still inferred by it; it is closed once no
-        batch of its is left (``close_retired`` when none was in flight).
+        batch of its is left (``close_retired`` when none was in flight), or with
+        ``keep_previous`` parked instead, alive and idle, until it is swapped in again or
+        ``drop_parked``.  ``engine_timeout_s``: the new detector's engine calls get that
+        deadline (infer/deadline.py).
         """
         with self._swap_lock:
             old, self._detector = self._detector, detector
-            self._serving = _Serving.of(detector)
+            self._parked = [d for d in self._parked if d is not detector]
+            self._keep.discard(id(detector))  # back before it drained: it serves, nothing to park
+            self._retired = [d for d in self._retired if d is not detector]
+            self._serving = _Serving.of(detector, self._deadline_for(detector, engine_timeout_s))
             self._retired.append(old)
+            if keep_previous:
+                self._keep.add(id(old))
         keep = list(old.info.class_names) == list(detector.info.class_names)
         if not keep:  # class ids mean other things now; track ids keep counting
             for tracker in self._trackers.values():
@@ -212,20 +230,68 @@ class FrameProcessor:
         """Whether the serving detector prepared ``batch`` (False: a replaced one did)."""
         return batch.serving is None or batch.serving.detector is self._detector
 
+    def set_engine_timeout(self, timeout_s: float | None) -> None:
+        """Give the serving detector's engine calls a deadline (None: none); between batches."""
+        with self._swap_lock:
+            self._serving = _Serving.of(self._detector, self._deadline_for(self._detector, timeout_s))
+
+    def _deadline_for(self, detector: Detector, timeout_s: float | None) -> EngineDeadline | None:
+        if timeout_s is None:
+            return None
+        deadline = self._deadlines.get(id(detector))
+        if deadline is None or deadline.timeout_s != timeout_s:
+            deadline = self._deadlines[id(detector)] = EngineDeadline(timeout_s, name=detector.engine.backend)
+        return deadline
+
+    def engine_hung(self, detector: Detector) -> bool:
+        """Whether a call of ``detector``'s engine passed its deadline (it is abandoned)."""
+        deadline = self._deadlines.get(id(detector))
+        return deadline is not None and deadline.hung is not None
+
+    @property
+    def parked(self) -> Detector | None:
+        """The latest detector parked by ``swap_detector(keep_previous=True)``, once drained."""
+        with self._swap_lock:
+            return self._parked[-1] if self._parked else None
+
+    def drop_parked(self) -> None:
+        """Close the parked detectors (their return was given up)."""
+        with self._swap_lock:
+            parked, self._parked = self._parked, []
+        for detector in parked:
+            self._close(detector)
+
     def close_retired(self) -> None:
-        """Close replaced detectors with no batch left in flight."""
+        """Close (or park) replaced detectors with no batch left in flight."""
         with self._swap_lock:
             done = [d for d in self._retired if not self._in_flight.get(id(d))]
             self._retired = [d for d in self._retired if self._in_flight.get(id(d))]
+            for detector in [d for d in done if id(d) in self._keep]:
+                self._keep.discard(id(detector))
+                self._parked.append(detector)
+                done.remove(detector)
         for detector in done:
-            detector.close()
+            self._close(detector)
 
     def close(self) -> None:
-        """Close the serving detector and every replaced one."""
+        """Close the serving detector and every replaced or parked one (not an abandoned one)."""
         with self._swap_lock:
-            detectors, self._retired = [self._detector, *self._retired], []
+            detectors, self._retired, self._parked = [self._detector, *self._retired, *self._parked], [], []
+            self._keep.clear()
         for detector in detectors:
-            detector.close()
+            self._close(detector)
+
+    def _close(self, detector: Detector) -> None:
+        deadline = self._deadlines.pop(id(detector), None)
+        if deadline is not None and deadline.hung is not None:
+            # Closing an engine a thread is still running in could crash the process: leave it.
+            log.warning("%s: not closed, left to its stuck thread: %s", detector.engine.backend, deadline.hung)
+            self._abandoned.append(detector)
+            deadline.close()
+            return
+        detector.close()
+        if deadline is not None:
+            deadline.close()
 
     def recent_pictures(self, count: int, timeout_s: float) -> list[Frame]:
         """Up to ``count`` recent frames with host pictures (warm-up frames for a new detector).
@@ -289,7 +355,9 @@ class FrameProcessor:
     def prepare(self, frames: Sequence[Frame], batch_formed: float | None = None) -> PreparedBatch:
         """Pre-processing of a non-empty batch by the engine's side (colour conversion and
         letterbox; may run in another thread than ``complete``, one batch ahead).  Device
-        pictures go back to their decoders once read, also when pre-processing failed."""
+        pictures go back to their decoders once read, also when pre-processing failed; with
+        ``copy_failed_pictures`` once the batch was inferred, and when it fails (here or in
+        ``infer``) after they were copied to the host (capture/frame.py ``pictures_to_host``)."""
         if not frames:
             raise ValueError("no frames to prepare")
         formed = self._clock() if batch_formed is None else batch_formed
@@ -302,10 +370,12 @@ class FrameProcessor:
             prepared = serving.detector.prepare(frames)
         except BaseException:
             self._batch_left(serving)
+            if self.copy_failed_pictures:
+                pictures_to_host(frames)
+            _release(frames)
             raise
-        finally:
-            for frame in frames:
-                frame.release()
+        if not self.copy_failed_pictures:
+            _release(frames)
         return PreparedBatch(list(frames), formed, prepared, serving)
 
     def _batch_left(self, serving: _Serving) -> None:
@@ -328,8 +398,17 @@ class FrameProcessor:
         """Inference and head decoding + NMS of a prepared batch."""
         serving = batch.serving or self._serving
         try:
-            detections, times = serving.detector.run(batch.input, confidence=self._nms_confidence)
+            if serving.deadline is None:
+                detections, times = serving.detector.run(batch.input, confidence=self._nms_confidence)
+            else:  # on the deadline's worker thread: a hung call raises EngineTimeoutError here
+                detections, times = serving.deadline.call(serving.detector.run, batch.input,
+                                                          confidence=self._nms_confidence)
+        except BaseException:
+            if self.copy_failed_pictures:
+                pictures_to_host(batch.frames)
+            raise
         finally:
+            _release(batch.frames)  # kept until now with copy_failed_pictures (idempotent otherwise)
             if batch.serving is not None:
                 self._batch_left(serving)
         return InferredBatch(batch.frames, batch.formed, detections, times, serving)
@@ -372,3 +451,8 @@ class FrameProcessor:
             results.append(ProcessedFrame(frame=frame, detections=dets, latency_ms=latency, payload=payload))
         self.latest.record(batch.frames, [result.detections for result in results], serving.labels)
         return results
+
+
+def _release(frames: Sequence[Frame]) -> None:
+    for frame in frames:
+        frame.release()

@@ -20,6 +20,9 @@ def test_defaults_and_auto_enable_only_for_a_gpu_primary(tmp_path, model_file):
     g = cfg.governor
     assert (g.t_hot_c, g.t_cool_c, g.cooldown_s, g.engine_errors, g.error_window_s) == (90, 80, 60, 3, 60)
     assert g.fallback.backend.type == "onnxruntime-cpu" and g.probe_before_return
+    assert (g.engine_timeout_s, g.prepare_lead_s) == (5.0, 5.0)
+    data = minimal(model_file, governor={"engine_timeout_s": None})
+    assert load_config(write_config(tmp_path, data), environ={}).governor.engine_timeout_s is None
     assert cfg.governor_enabled is False  # the CPU primary has nothing to fall back to
     assert cfg.cameras[0].priority == 0
     data = minimal(model_file, governor={"enabled": True, "monitors": {"sysfs_root": str(tmp_path),
@@ -51,6 +54,9 @@ def test_fallback_model_takes_the_fallback_backend_and_the_cpu_int8_variant(tmp_
     ({"shedding": {"latency_enter_s": 0.5, "latency_leave_s": 0.5}}, "latency_leave_s (0.5) must be below"),
     ({"shedding": {"backlog_enter": 3, "backlog_leave": 4}}, "backlog_leave (4) must be below backlog_enter (3)"),
     ({"engine_errors": 0}, "governor.engine_errors"),
+    ({"engine_timeout_s": 0}, "governor.engine_timeout_s"),
+    ({"engine_timeout_s": "soon"}, "governor.engine_timeout_s"),
+    ({"prepare_lead_s": -1}, "governor.prepare_lead_s"),
     ({"fallback": {"backend": "nope"}}, "governor.fallback.backend"),
     ({"shedding": {"step": 1.5}}, "governor.shedding.step"),
     ({"t_hot": 90}, "governor.t_hot"),  # a typo is an error, not ignored

@@ -5,7 +5,9 @@ says so.
 The trigger file (its path in $JETSENTRY_TEST_ENGINE_FAULT) holds one word: ``cuda`` raises
 infer/errors.py's CudaError (CUDA_ERROR_LAUNCH_FAILED), ``memory`` its GpuMemoryError
 (CUDA_ERROR_OUT_OF_MEMORY), ``onnxruntime`` ONNX Runtime's own RuntimeException (what a
-failing execution provider raises from InferenceSession.run).  Only engines running the file
+failing execution provider raises from InferenceSession.run), ``hang`` blocks the call (on an
+Event, looking at the trigger again every 50 ms) until the trigger says something else: a GPU
+that stops answering, then comes back late.  Only engines running the file
 named by $JETSENTRY_TEST_FAULTY_MODEL fail: the primary stands in for a GPU engine, the
 fallback (another file of the model) keeps working.
 """
@@ -13,6 +15,7 @@ fallback (another file of the model) keeps working.
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 from jetsentry.infer.errors import CudaError, GpuMemoryError
@@ -47,13 +50,20 @@ class FaultyEngine:
         self.backend = engine.backend
 
     def infer(self, batch):
-        try:
-            kind = self._trigger.read_text().strip()
-        except FileNotFoundError:
-            kind = ""
-        if kind:
+        kind = self._fault()
+        if kind == "hang":
+            released = threading.Event()  # never set: the call waits as on a device that does not answer
+            while self._fault() == "hang":
+                released.wait(0.05)
+        elif kind:
             raise_fault(kind)
         return self._engine.infer(batch)
+
+    def _fault(self) -> str:
+        try:
+            return self._trigger.read_text().strip()
+        except FileNotFoundError:
+            return ""
 
     def __getattr__(self, name):
         return getattr(self._engine, name)

@@ -121,7 +121,9 @@ def test_overheating_moves_inference_to_the_cpu_fallback_and_back(tmp_path, mosq
     assert fallback["temperatures_c"] == {"cpu-thermal": 60.0, "tj-thermal": 95.0}
     assert (fallback["from_backend"], fallback["to_backend"], fallback["mode"]) == \
         ("onnxruntime-cpu", "onnxruntime-cpu", "cpu_fallback")
-    assert recovery["mode"] == "normal" and recovery["switches"] == 2 and "probed" in recovery["reason"]
+    assert recovery["mode"] == "normal" and recovery["switches"] == 2
+    # Heat left the GPU backend working: it was kept alive, and only warmed and probed again.
+    assert recovery["reason"] == "primary backend kept alive, warmed and probed: returning"
     assert_no_frame_lost_and_one_cut_each_way(stream, shas)
     for report in reports:
         jsonschema.validate(report, HEALTH_SCHEMA)
@@ -134,14 +136,18 @@ def test_overheating_moves_inference_to_the_cpu_fallback_and_back(tmp_path, mosq
     assert_camera_never_reopened(daemon, reports[-1])
 
 
-@pytest.mark.parametrize("fault", ["cuda", "memory", "onnxruntime"])
-def test_engine_errors_of_each_real_type_move_inference_to_the_fallback(tmp_path, mosquitto_broker, shas, fault):
+def fault_through_fallback_and_back(tmp_path, broker, shas, fault: str, **governor):
+    """The daemon with the FAKE faulty engine: frames from the primary, then ``fault`` until the fallback
+    event, then no fault: frames from the fallback, the recovery, frames from the rebuilt primary.
+    Returns the subscriber (its messages) and the stopped daemon."""
     zones = FakeThermalZones(tmp_path / "jetson", {"tj-thermal": 50.0})
     trigger = tmp_path / "fault"
-    config = governed_config(tmp_path, mosquitto_broker.port, zones.root, engine_errors=3, error_window_s=60,
-                             cooldown_s=1.0)
+    # The rebuild starts prepare_lead_s before the cooldown ends: 2 s after the switch, well after the
+    # fault is gone (a rebuild while it is on would fail its probe: another event).
+    config = governed_config(tmp_path, broker.port, zones.root, error_window_s=60, cooldown_s=3.0,
+                             prepare_lead_s=1.0, **governor)
     env = {TRIGGER_ENV: str(trigger), MODEL_ENV: str(DEFAULT_MODEL)}
-    with Subscriber(mosquitto_broker, "jetsentry/#") as sub:
+    with Subscriber(broker, "jetsentry/#") as sub:
         sub.start()
         daemon = DaemonProcess(config, module="tests.governor.faulty_engine", env=env).start()
         try:
@@ -156,6 +162,12 @@ def test_engine_errors_of_each_real_type_move_inference_to_the_fallback(tmp_path
             assert daemon.terminate() == 0
         finally:
             daemon.kill()
+    return sub, daemon
+
+
+@pytest.mark.parametrize("fault", ["cuda", "memory", "onnxruntime"])
+def test_engine_errors_of_each_real_type_move_inference_to_the_fallback(tmp_path, mosquitto_broker, shas, fault):
+    sub, daemon = fault_through_fallback_and_back(tmp_path, mosquitto_broker, shas, fault, engine_errors=3)
     published = events(sub)
     assert [e["type"] for e in published] == ["fallback", "recovery"]
     for event in published:
@@ -213,3 +225,27 @@ def test_overload_sheds_the_lower_priority_camera_first_and_health_shows_it(tmp_
     assert final["cameras"]["back"]["dropped_policy"] > 0
     assert final["cameras"]["back"]["dropped_policy"] <= final["cameras"]["back"]["dropped"]
     assert final["cameras"]["front"]["reconnects"] == final["cameras"]["back"]["reconnects"] == 0
+
+
+def test_a_hung_engine_call_falls_back_at_once_loses_no_frame_and_returns_to_a_fresh_primary(
+        tmp_path, mosquitto_broker, shas):
+    # The primary's call never returns while the fault says hang, and returns late once it is gone.
+    # engine_errors is far above what a hang produces (the stuck batch, the one prepared behind it):
+    # only the timeout's own rule can move inference.
+    sub, daemon = fault_through_fallback_and_back(tmp_path, mosquitto_broker, shas, "hang", engine_errors=50,
+                                                  engine_timeout_s=1.5)
+    published = events(sub)
+    assert [e["type"] for e in published] == ["fallback", "recovery"]
+    for event in published:
+        jsonschema.validate(event, EVENTS_SCHEMA)
+    reason = published[0]["reason"]
+    assert reason.startswith("engine call timed out, counted as the GPU lost: EngineTimeoutError: ")
+    assert "gave no result within 1.5 s (governor.engine_timeout_s)" in reason
+    assert published[1]["reason"] == "primary backend rebuilt, warmed and probed: returning"  # a fresh engine
+    stream = detections(sub)
+    # Every frame taken was published once (the stuck call's late result went nowhere), in seq order.
+    assert [m["seq"] for m in stream] == list(range(stream[0]["seq"], stream[0]["seq"] + len(stream)))
+    assert_no_frame_lost_and_one_cut_each_way(stream, shas)
+    assert "not closed, left to its stuck thread" in daemon.log
+    assert "frame(s) of batches the primary failed go to the fallback" in daemon.log
+    assert_camera_never_reopened(daemon, health(sub)[-1])

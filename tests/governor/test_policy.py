@@ -167,3 +167,60 @@ def test_a_fallback_that_cannot_be_built_keeps_the_primary_and_retries_later():
 def test_settings_refuse_t_cool_at_or_above_t_hot():
     with pytest.raises(ValueError, match="t_cool_c .80. must be below t_hot_c .80."):
         PolicySettings(t_hot_c=80, t_cool_c=80, cooldown_s=1, engine_errors=1, error_window_s=1)
+
+
+def test_a_timed_out_engine_call_falls_back_at_once_and_names_the_timeout():
+    policy = BackendPolicy(SETTINGS)
+    decisions = policy.engine_error("timeout", 10.0, "EngineTimeoutError: onnxruntime-cuda engine call gave no "
+                                                    "result within 5 s")
+    assert actions(decisions) == [Action.FALL_BACK]  # one timeout, not engine_errors of them
+    assert decisions[0].reason.startswith("engine call timed out, counted as the GPU lost: EngineTimeoutError")
+    assert policy.cause == "engine_timeout"
+    fall_back(policy, 11.0)
+    assert policy.engine_error("timeout", 12.0) == []  # the fallback's own errors never count
+
+
+def test_the_cause_of_a_fallback_is_kept_thermal_gpu_lost_or_engine_errors():
+    causes = []
+    for enter in (lambda p: p.observe(hot(95.0), 1.0), lambda p: p.observe(Conditions(gpu_lost=True), 1.0),
+                  lambda p: [d for t in (1.0, 2.0, 3.0) for d in p.engine_error("cuda", t)]):
+        policy = BackendPolicy(SETTINGS)
+        assert actions(enter(policy)) == [Action.FALL_BACK]
+        causes.append(policy.cause)
+    assert causes == ["thermal", "gpu_lost", "engine_errors"]
+
+
+def test_the_primary_is_prepared_the_lead_before_the_cooldown_ends_and_traffic_waits_for_its_end():
+    policy = BackendPolicy(PolicySettings(t_hot_c=90.0, t_cool_c=80.0, cooldown_s=60.0, engine_errors=3,
+                                          error_window_s=30.0, prepare_lead_s=5.0))
+    policy.observe(hot(95.0), 0.0)
+    fall_back(policy, 1.0)
+    assert policy.observe(hot(70.0), 10.0) == []  # the cooldown starts: due at 70
+    assert policy.observe(hot(70.0), 64.9) == []
+    decisions = policy.observe(hot(70.0), 65.0)  # 5 s before its end
+    assert actions(decisions) == [Action.PREPARE_PRIMARY] and policy.state is BackendState.RETURNING
+    assert "traffic returns after 60 s" in decisions[0].reason
+    assert policy.primary_ready(66.0) == [] and policy.primary_ready(69.9) == []  # ready, waiting
+    assert policy.state is BackendState.RETURNING and policy.on_fallback
+    assert actions(policy.primary_ready(70.0)) == [Action.SWITCH_TO_PRIMARY] and not policy.on_fallback
+
+
+def test_heat_while_the_prepared_primary_waits_for_the_cooldown_cancels_the_return():
+    policy = BackendPolicy(PolicySettings(t_hot_c=90.0, t_cool_c=80.0, cooldown_s=60.0, engine_errors=3,
+                                          error_window_s=30.0, prepare_lead_s=5.0))
+    policy.observe(hot(95.0), 0.0)
+    fall_back(policy, 1.0)
+    policy.observe(hot(70.0), 10.0)
+    assert actions(policy.observe(hot(70.0), 66.0)) == [Action.PREPARE_PRIMARY]
+    assert policy.primary_ready(67.0) == []
+    assert actions(policy.observe(hot(85.0), 68.0)) == [Action.CANCEL_PRIMARY]
+    assert policy.primary_ready(71.0) == [] and policy.state is BackendState.FALLBACK
+
+
+def test_a_lead_longer_than_the_cooldown_prepares_as_soon_as_the_way_back_opens():
+    policy = BackendPolicy(PolicySettings(t_hot_c=90.0, t_cool_c=80.0, cooldown_s=1.0, engine_errors=3,
+                                          error_window_s=30.0, prepare_lead_s=5.0))
+    policy.observe(hot(95.0), 0.0)
+    fall_back(policy, 0.5)
+    assert actions(policy.observe(hot(70.0), 2.0)) == [Action.PREPARE_PRIMARY]
+    assert policy.primary_ready(2.5) == [] and actions(policy.primary_ready(3.0)) == [Action.SWITCH_TO_PRIMARY]

@@ -8,14 +8,18 @@ picture first, so nothing is converted that no consumer asked for.
 
 from __future__ import annotations
 
+import logging
 import threading
+from collections.abc import Sequence
 
 import numpy as np
 
 from jetsentry.capture.device_picture import DevicePicture, PictureReleased
 from jetsentry.capture.yuv import YuvImage, even_size
 
-__all__ = ["DevicePicture", "Frame", "PictureReleased", "YuvImage", "even_size"]
+__all__ = ["DevicePicture", "Frame", "PictureReleased", "YuvImage", "even_size", "pictures_to_host"]
+
+log = logging.getLogger("jetsentry.capture")
 
 
 class Frame:
@@ -102,6 +106,19 @@ class Frame:
         except PictureReleased:
             raise PictureReleased(f"{self!r}: its device picture was released before anyone asked for BGR") from None
 
+    def copy_to_host(self) -> None:
+        """Turn a device frame into a host one: its picture downloaded as a host NV12 YuvImage (what
+        the CPU pre-processor takes), then the device picture given back to its decoder.  Nothing
+        for host frames; on a failed download (PictureReleased, a CUDA error) the frame keeps its
+        device picture and the error is raised."""
+        device = self._device
+        if device is None:
+            return
+        yuv = self._download()
+        with self._lock:
+            self._yuv, self._device = yuv, None
+        device.release()
+
     def release(self) -> None:
         """Give a device picture back to its decoder (idempotent; nothing for host frames)."""
         if self._device is not None:
@@ -110,3 +127,22 @@ class Frame:
     def __repr__(self) -> str:
         kind = "NV12 device" if self._device is not None else (self._yuv.format if self._yuv is not None else "BGR")
         return f"Frame({self.camera_id!r}, seq={self.seq}, {self.width}x{self.height} {kind}, capture_ts={self.capture_ts:.3f})"
+
+
+def pictures_to_host(frames: Sequence[Frame]) -> int:
+    """Copy the device pictures of a failed batch's frames to host NV12 pictures (Frame.copy_to_host),
+    so another backend can infer them; how many could not be copied (the GPU may be lost): those
+    frames keep their device picture, which HeldFrames gives up."""
+    failed = []
+    for frame in frames:
+        if frame.device is None:
+            continue
+        try:
+            frame.copy_to_host()
+        except Exception as exc:  # noqa: BLE001 - a lost GPU fails in its own ways
+            failed.append((frame, exc))
+    if failed:
+        frame, exc = failed[0]
+        log.warning("%d device picture(s) of a failed batch could not be copied to the host (first: %r: %s: %s): "
+                    "those frames cannot be retried", len(failed), frame, type(exc).__name__, exc)
+    return len(failed)

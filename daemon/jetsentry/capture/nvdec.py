@@ -37,8 +37,10 @@ from jetsentry.capture.yuv import even_size
 from jetsentry.config.models import CameraConfig
 from jetsentry.config.source_uri import SourceUri
 
-# Buffers per camera: one being filled, one in the slot, one being pre-processed, one spare.
-POOL_SIZE = 4
+# Buffers per camera: one being filled, one in the slot, one in the batch being prepared, one in
+# the batch in inference (with the governor on, a batch's pictures go back once it was inferred,
+# so a failed batch's can still be copied to the host: FrameProcessor.copy_failed_pictures), one spare.
+POOL_SIZE = 5
 PITCH_ALIGN = 256  # bytes; keeps every row of the copy aligned for the kernel's loads
 _CODECS = {"H264": "h264", "HEVC": "h265"}
 

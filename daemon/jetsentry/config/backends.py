@@ -60,6 +60,13 @@ class OnnxRuntimeCudaBackend(_GpuBackend):
         description="How the CUDA memory arena grows: next_power_of_two (ONNX Runtime's default, fewer "
         "allocations) or same_as_requested (no slack, for a tight gpu_mem_limit_mib).",
     )
+    cudnn_conv_algo_search: Literal["exhaustive", "heuristic", "default"] = Field(
+        "exhaustive",
+        description="How cuDNN picks each convolution's algorithm on a session's first runs (ONNX Runtime's "
+        "cudnn_conv_algo_search): exhaustive (its default: benchmarks them all, the fastest kernels, a slow "
+        "first run), heuristic (cuDNN's guess, no benchmarking: a fast first run, kernels maybe slower) or "
+        "default (the default algorithm).",
+    )
 
 
 class OnnxRuntimeTensorrtBackend(_GpuBackend):

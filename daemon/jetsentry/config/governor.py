@@ -131,6 +131,17 @@ class GovernorConfig(_GovernorModel):
         "error_window_s that move inference to the fallback backend.",
     )
     error_window_s: float = Field(60.0, gt=0, le=86_400, description="The window engine_errors are counted in.")
+    engine_timeout_s: float | None = Field(
+        5.0, gt=0, le=3600,
+        description="Deadline of each primary engine call (inference of one batch): a call that gives no "
+        "result within it counts as the GPU lost (EngineTimeoutError): the fallback serves at once, the "
+        "batch's frames with it, and the stuck engine is abandoned. null: no deadline.",
+    )
+    prepare_lead_s: float = Field(
+        5.0, ge=0, le=86_400,
+        description="How long before the end of cooldown_s the primary is rebuilt (or, after a thermal "
+        "fallback, warmed again), so traffic returns as the cooldown ends; at most cooldown_s.",
+    )
     fallback: FallbackConfig = Field(default_factory=FallbackConfig, description="The backend used while falling back.")
     probe_before_return: bool = Field(
         True,

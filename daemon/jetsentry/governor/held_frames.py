@@ -1,21 +1,26 @@
 """Frames of batches the failing primary could not infer, held until the fallback serves them.
 
-A batch that fails with an engine error on the primary backend is kept (frames with host
-pictures only: a device picture went back to its decoder when the batch was prepared) so
-that the fallback infers it once it serves, before any newer frame: no frame taken from a
-camera is lost to the failure that caused the switch.  Bounded: while the fallback is being
+A batch that fails with an engine error on the primary backend is kept so that the fallback
+infers it once it serves, before any newer frame: no frame taken from a camera is lost to the
+failure that caused the switch.  Frames whose device (GPU) pictures the frame processor
+copied to the host before giving them back (capture/frame.py pictures_to_host) are held like any
+host frame; a frame still holding a device picture (its copy failed: the GPU may be lost) is
+given up, counted and logged.  Bounded: while the fallback is being
 built the primary may fail batch after batch, and the oldest are given up beyond the bound;
 batches held longer than the error window with no fallback decided are given up too.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import deque
 from collections.abc import Sequence
 
 from jetsentry.capture.frame import Frame
+
+log = logging.getLogger("jetsentry.governor")
 
 # Batches held at most: the errors that trigger the fallback (governor.engine_errors, 3 by
 # default) plus those failing while it is built and warmed (a few hundred milliseconds).
@@ -33,11 +38,19 @@ class HeldFrames:
         self.retried = 0  # frames handed back to be inferred again
 
     def hold(self, frames: Sequence[Frame], now: float | None = None) -> bool:
-        """Keep a failed batch; False (not kept) when a frame holds a device picture."""
-        if not frames or any(frame.device is not None for frame in frames):
+        """Keep a failed batch's host frames; frames still holding a device picture are given up.
+        False when nothing was kept."""
+        host = [frame for frame in frames if frame.device is None]
+        if len(host) < len(frames):
+            lost = [frame for frame in frames if frame.device is not None]
+            with self._lock:
+                self.given_up += len(lost)
+            log.warning("governor: %d frame(s) of a failed batch given up (%s): their device pictures could not "
+                        "be copied to the host", len(lost), ", ".join(f"{f.camera_id} seq {f.seq}" for f in lost))
+        if not host:
             return False
         with self._lock:
-            self._batches.append((time.monotonic() if now is None else now, list(frames)))
+            self._batches.append((time.monotonic() if now is None else now, host))
             while len(self._batches) > self._max:
                 self.given_up += len(self._batches.popleft()[1])
         return True

@@ -9,13 +9,18 @@ move traffic) and reports back what happened.
        ^                                        | build failed                 |
        |                                        v                              | cool for cooldown_s
        |                                     PRIMARY (retry after RETRY_S)     v
-       +--------- primary warmed and probed ---------------------------- RETURNING
+       +--------- primary warmed and probed, cooldown over ------------- RETURNING
                                                   probe failed / hot again: FALLBACK
 
 Hysteresis: the fallback starts above ``t_hot_c`` but the way back opens only once every
 reading has stayed at or below ``t_cool_c`` (and the GPU was present) for ``cooldown_s``
 without a break, so readings that oscillate around ``t_hot_c`` cause one switch, not one
 per crossing; at most one return per cooldown_s follows.
+
+The primary is prepared ``prepare_lead_s`` before the cooldown ends (RETURNING starts then)
+and traffic moves once it is ready and the cooldown is over, so the build and warm-up do not
+add to the time off the primary.  An engine call that timed out (kind ``timeout``) counts as
+the GPU lost: the fallback starts at once, not after ``engine_errors``.
 """
 
 from __future__ import annotations
@@ -23,6 +28,13 @@ from __future__ import annotations
 import enum
 from collections import deque
 from dataclasses import dataclass
+
+# Kinds of engine error (health/monitors/engine_errors.py) that mean the GPU is gone: fall back at once.
+LOST_KINDS = frozenset({"timeout"})
+
+# Why the primary was left (BackendPolicy.cause): only a thermal fallback leaves the GPU backend
+# working, so only then may it be kept alive for the return.
+THERMAL, GPU_LOST, ENGINE_ERRORS, ENGINE_TIMEOUT = "thermal", "gpu_lost", "engine_errors", "engine_timeout"
 
 # After the fallback backend failed to build, the primary keeps serving this long before the
 # policy asks again: retrying at every tick would rebuild a broken backend once a second.
@@ -69,12 +81,15 @@ class PolicySettings:
     engine_errors: int
     error_window_s: float
     retry_s: float = RETRY_S
+    prepare_lead_s: float = 0.0  # the primary is prepared this long before the cooldown ends
 
     def __post_init__(self) -> None:
         if self.t_cool_c >= self.t_hot_c:
             raise ValueError(f"t_cool_c ({self.t_cool_c:g}) must be below t_hot_c ({self.t_hot_c:g})")
         if self.engine_errors < 1:
             raise ValueError(f"engine_errors must be >= 1, got {self.engine_errors}")
+        if self.prepare_lead_s < 0:
+            raise ValueError(f"prepare_lead_s must be >= 0, got {self.prepare_lead_s:g}")
 
 
 class BackendPolicy:
@@ -85,6 +100,7 @@ class BackendPolicy:
         self.state = BackendState.PRIMARY
         self.reason = "primary backend serving"
         self.switches = 0  # traffic moves, either way
+        self.cause: str | None = None  # why the primary was left last: THERMAL, GPU_LOST, ENGINE_ERRORS, ...
         self._errors: deque[float] = deque()
         self._safe_since: float | None = None  # since when the way back has been open
         self._retry_at = -float("inf")
@@ -100,7 +116,7 @@ class BackendPolicy:
         if self.state is BackendState.PRIMARY:
             cause = self._cause(conditions)
             if cause is not None and now >= self._retry_at:
-                return [self._fall_back(cause)]
+                return [self._fall_back(cause, GPU_LOST if conditions.gpu_lost else THERMAL)]
             return []
         if self.state is BackendState.FALLING_BACK:
             return []
@@ -113,25 +129,33 @@ class BackendPolicy:
             return []
         if self._safe_since is None:
             self._safe_since = now
-        if self.state is BackendState.FALLBACK and now - self._safe_since >= self.settings.cooldown_s:
+        lead = min(self.settings.prepare_lead_s, self.settings.cooldown_s)
+        if self.state is BackendState.FALLBACK and now - self._safe_since >= self.settings.cooldown_s - lead:
             self.state = BackendState.RETURNING
             why = self._cool_text(conditions)
             return [self._decide(Action.PREPARE_PRIMARY,
-                                 f"{why} for {self.settings.cooldown_s:g} s: rebuilding the primary backend")]
+                                 f"{why} for {now - self._safe_since:g} s: preparing the primary backend, "
+                                 f"traffic returns after {self.settings.cooldown_s:g} s")]
         return []
 
-    def engine_error(self, kind: str, now: float) -> list[Decision]:
-        """An error of the serving engine, classified (``kind`` names it, e.g. cuda_out_of_memory).
+    def engine_error(self, kind: str, now: float, detail: str = "") -> list[Decision]:
+        """An error of the serving engine, classified (``kind`` names it, e.g. gpu_memory;
+        ``detail`` says what failed).
 
-        Only the primary's errors count: the fallback's are no reason to leave it."""
+        Only the primary's errors count: the fallback's are no reason to leave it.  A kind of
+        LOST_KINDS (a timed-out call) falls back at once."""
         if self.state is not BackendState.PRIMARY:
             return []
+        if kind in LOST_KINDS and now >= self._retry_at:
+            return [self._fall_back(f"engine call timed out, counted as the GPU lost: {detail or kind}",
+                                    ENGINE_TIMEOUT)]
         window = self.settings.error_window_s
         self._errors.append(now)
         while self._errors and self._errors[0] < now - window:
             self._errors.popleft()
         if len(self._errors) >= self.settings.engine_errors and now >= self._retry_at:
-            return [self._fall_back(f"{len(self._errors)} engine errors within {window:g} s (last: {kind})")]
+            return [self._fall_back(f"{len(self._errors)} engine errors within {window:g} s (last: {kind})",
+                                    ENGINE_ERRORS)]
         return []
 
     # ---- what happened to a decision ------------------------------------------------------
@@ -152,14 +176,19 @@ class BackendPolicy:
         self._retry_at = now + self.settings.retry_s
         return [self._decide(Action.FALLBACK_FAILED, f"fallback backend failed, primary keeps serving: {error}")]
 
-    def primary_ready(self, now: float) -> list[Decision]:
-        """The primary backend is rebuilt, warm and passed its probe batch."""
+    def primary_ready(self, now: float, *, rebuilt: bool = True) -> list[Decision]:
+        """The primary backend is rebuilt (or was kept: ``rebuilt`` False), warm and passed its probe
+        batch (asked again at each batch boundary while it waits): traffic returns once the
+        cooldown is over."""
         if self.state is not BackendState.RETURNING:
+            return []
+        if self._safe_since is not None and now - self._safe_since < self.settings.cooldown_s:
             return []
         self.state = BackendState.PRIMARY
         self._errors.clear()
         self.switches += 1
-        return [self._decide(Action.SWITCH_TO_PRIMARY, "primary backend rebuilt, warmed and probed: returning")]
+        how = "rebuilt" if rebuilt else "kept alive"
+        return [self._decide(Action.SWITCH_TO_PRIMARY, f"primary backend {how}, warmed and probed: returning")]
 
     def primary_failed(self, error: str, now: float) -> list[Decision]:
         """The rebuilt primary failed (building, warming or its probe): the cooldown starts again."""
@@ -172,8 +201,9 @@ class BackendPolicy:
 
     # ---- helpers -------------------------------------------------------------------------
 
-    def _fall_back(self, cause: str) -> Decision:
+    def _fall_back(self, cause: str, kind: str) -> Decision:
         self.state = BackendState.FALLING_BACK
+        self.cause = kind
         self._errors.clear()
         return self._decide(Action.FALL_BACK, cause)
 

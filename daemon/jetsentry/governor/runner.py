@@ -8,8 +8,14 @@ shedder (governor/shedding.py), and carries out what they decide:
 
 * a fallback or a return: the other backend is built and warmed (the primary also probed)
   by the detector switch (detector_switch.py) on its own thread while the serving backend
-  keeps going; once ready, the next tick moves traffic at that batch boundary;
+  keeps going; once ready (a returning primary: and the cooldown over), the next tick moves
+  traffic at that batch boundary.  After a thermal fallback the primary is parked, alive
+  and idle, and on return only warmed and probed again (nothing to rebuild); after engine
+  errors, a timeout or a lost GPU it is dropped (its device memory freed) and rebuilt;
 * a shedding step: the camera session's load-shedding cap (CameraSession.set_policy_fps_cap).
+
+The primary's engine calls have a deadline (``governor.engine_timeout_s``, infer/deadline.py):
+a call that passes it fails the batch with EngineTimeoutError, which falls back at once.
 
 ``engine_failed(exc, frames)`` is called by the daemon for each failed batch; errors that
 ``classify_engine_error`` names as engine errors (CUDA, GPU memory, TensorRT or ONNX Runtime
@@ -29,7 +35,8 @@ from collections.abc import Callable, Mapping
 from jetsentry.detector_switch import DetectorSwitch
 from jetsentry.governor.events import event_payload
 from jetsentry.governor.held_frames import HeldFrames
-from jetsentry.governor.policy import Action, BackendPolicy, BackendState, Conditions, Decision, PolicySettings
+from jetsentry.governor.policy import (THERMAL, Action, BackendPolicy, BackendState, Conditions, Decision,
+                                       PolicySettings)
 from jetsentry.governor.shedding import LoadShedder, ShedCamera, SheddingSettings, ShedStep
 from jetsentry.health.monitors import MonitorThread
 from jetsentry.infer import Detector
@@ -64,7 +71,8 @@ class Governor:
         self._probe = g.probe_before_return
         self.policy = BackendPolicy(PolicySettings(
             t_hot_c=g.t_hot_c, t_cool_c=g.t_cool_c, cooldown_s=g.cooldown_s,
-            engine_errors=g.engine_errors, error_window_s=g.error_window_s))
+            engine_errors=g.engine_errors, error_window_s=g.error_window_s, prepare_lead_s=g.prepare_lead_s))
+        self._engine_timeout_s = g.engine_timeout_s
         s = g.shedding
         cameras = [cam for cam in cfg.cameras if cam.enabled]
         self.shedder = LoadShedder(SheddingSettings(
@@ -73,6 +81,7 @@ class Governor:
         ), [ShedCamera(cam.id, cam.priority) for cam in cameras]) if s.enabled else None
         self._fps_caps = {cam.id: cam.fps_cap for cam in cameras}
         self._switch = switch
+        self._processor = switch.processor
         self._monitors = monitors
         self._sampler = MonitorThread(monitors, lambda _snapshot: None, interval_s=g.interval_s,
                                       name="governor-monitors", clock=clock)
@@ -103,9 +112,10 @@ class Governor:
         now = self._clock()
         changed = False
         while self._failed:
-            kind = self._classify(self._failed.popleft())
+            exc = self._failed.popleft()
+            kind = self._classify(exc)
             if kind is not None and kind != NOT_AN_ENGINE_ERROR:
-                changed |= self._act(self.policy.engine_error(kind, now))
+                changed |= self._act(self.policy.engine_error(kind, now, f"{type(exc).__name__}: {exc}"))
         changed |= self._finish_switch(now)
         if self.policy.state is BackendState.PRIMARY and self.held.expire(now - self._error_window_s):
             log.warning("governor: frames of failed batches given up (%d so far): the primary keeps serving",
@@ -116,6 +126,11 @@ class Governor:
             temperatures = snapshot.temperatures_c
             hottest = max(temperatures, key=temperatures.get) if temperatures else None
             conditions = Conditions(snapshot.max_temperature_c, hottest, snapshot.gpu_lost)
+            # A parked primary on a lost GPU is dropped (rebuilt on return), unless a warm-up may be
+            # using it still: then its probe decides.
+            if snapshot.gpu_lost and self._processor.parked is not None and self._switch.idle:
+                log.warning("governor: GPU lost: the parked primary backend is dropped (it is rebuilt on return)")
+                self._processor.drop_parked()
             changed |= self._act(self.policy.observe(conditions, now))
             if self.shedder is not None:
                 step = self.shedder.observe(snapshot.latency_s, snapshot.backlog, self._base_rates(now), now)
@@ -137,8 +152,12 @@ class Governor:
     @property
     def paused(self) -> bool:
         """Take no new frames now: the primary is failing and the fallback is being built (a frame
-        given to the failing engine would only join the held ones; a camera's slot keeps it)."""
-        return self.policy.state is BackendState.FALLING_BACK and len(self.held) > 0
+        given to the failing engine would only join the held ones; a camera's slot keeps it), or
+        the fallback is being switched in and its retries are not handed out yet (a new frame
+        taken then would be published before the held ones)."""
+        if not len(self.held) or self._serving_fallback:
+            return False
+        return self.policy.state is not BackendState.PRIMARY
 
     def retries(self) -> list:
         """Held batches to infer now (oldest first), once the fallback serves; [] otherwise."""
@@ -191,7 +210,11 @@ class Governor:
                 self._switch.prepare(self._builders[FALLBACK], label=FALLBACK, probe=False)
             elif decision.action is Action.PREPARE_PRIMARY:
                 self._failed_label = PRIMARY
-                self._switch.prepare(self._builders[PRIMARY], label=PRIMARY, probe=self._probe)
+                parked = self._processor.parked
+                if parked is not None:  # kept alive since a thermal fallback: warm and probe it again
+                    self._switch.prepare(lambda: parked, label=PRIMARY, probe=True, owned=False)
+                else:
+                    self._switch.prepare(self._builders[PRIMARY], label=PRIMARY, probe=self._probe)
             elif decision.action is Action.CANCEL_PRIMARY:
                 self._switch.cancel()
                 self._event("return_cancelled", decision.reason, from_backend=self.backend,
@@ -206,6 +229,8 @@ class Governor:
         label = self._switch.label if outcome is True else self._failed_label
         if outcome is not True:  # the build failed: the serving backend keeps serving
             failed = self.policy.fallback_failed(outcome, now) or self.policy.primary_failed(outcome, now)
+            if label == PRIMARY:
+                self._processor.drop_parked()  # a parked primary that failed its probe is rebuilt next time
             if label == FALLBACK and self.held.give_up():
                 log.warning("governor: %d held frame(s) given up: no fallback to infer them", self.held.given_up)
             for decision in failed:
@@ -214,11 +239,19 @@ class Governor:
                 self._event("switch_failed", decision.reason, from_backend=self.backend,
                             to_backend=self._names.get(label))
             return True
-        decisions = self.policy.fallback_ready(now) if label == FALLBACK else self.policy.primary_ready(now)
-        if not decisions:  # the policy moved on meanwhile
-            self._switch.cancel()
+        if label == FALLBACK:
+            decisions = self.policy.fallback_ready(now)
+        else:
+            decisions = self.policy.primary_ready(now, rebuilt=self._processor.parked is None)
+        if not decisions:
+            if label == PRIMARY and self.policy.state is BackendState.RETURNING:
+                return False  # ready before the cooldown is over: it waits, warm
+            self._switch.cancel()  # the policy moved on meanwhile
             return False
-        result = self._switch.commit()
+        if label == FALLBACK:  # only a thermal fallback leaves the primary working: keep it for the return
+            result = self._switch.commit(keep_previous=self.policy.cause == THERMAL)
+        else:
+            result = self._switch.commit(engine_timeout_s=self._engine_timeout_s)
         self.backend = result.backend
         self._serving_fallback = label == FALLBACK
         reason = decisions[0].reason

@@ -32,6 +32,8 @@ def build_governor(cfg, processor: FrameProcessor, sessions: Mapping[str, object
     for monitor in extra_monitors:
         monitors.add(monitor)
     options = EngineOptions(max_batch=cfg.batching.max_batch, state_dir=cfg.state_dir)
+    processor.set_engine_timeout(cfg.governor.engine_timeout_s)  # the primary's calls; the fallback has none
+    processor.copy_failed_pictures = True  # a failed batch's device pictures become host ones, retriable
     fallback = fallback_model(cfg)
     topic = events_topic(cfg.mqtt.topic_prefix, cfg.device_id)
     log.info("governor: fallback %s above %g °C, after %d engine errors within %g s, or when the GPU is lost; "

@@ -9,6 +9,7 @@ state, a later health governor) can tell a device failure from a bad model:
       NvrtcError         the pre-processing kernel failed to compile
       TensorRTError      a TensorRT call failed (``call``)
         EngineBuildError building an engine failed
+      EngineTimeoutError an engine call gave no result within its deadline (also a TimeoutError)
 """
 
 from __future__ import annotations
@@ -53,3 +54,8 @@ class TensorRTError(GpuError):
 
 class EngineBuildError(TensorRTError):
     """TensorRT could not build an engine from the model (parser or builder errors)."""
+
+
+class EngineTimeoutError(GpuError, TimeoutError):
+    """An engine call gave no result within its deadline (governor.engine_timeout_s): the device
+    hangs or is gone; the engine is abandoned, never called again (infer/deadline.py)."""

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
 _NP_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
 _ARENA = {"next_power_of_two": "kNextPowerOfTwo", "same_as_requested": "kSameAsRequested"}
+_CONV_ALGO_SEARCH = {"exhaustive": "EXHAUSTIVE", "heuristic": "HEURISTIC", "default": "DEFAULT"}
 # YOLOv8/YOLO11 heads: one anchor per cell of the stride-8, -16 and -32 grids.
 HEAD_STRIDES = (8, 16, 32)
 
@@ -49,7 +50,8 @@ def anchors_for(height: int, width: int, strides: tuple[int, ...] = HEAD_STRIDES
 def provider_options(backend: Any, *, stream: int, arena_bytes: int | None, cache_dir: Path | None) -> list[tuple]:
     """ONNX Runtime's providers for a GPU backend config, most preferred first."""
     cuda = {"device_id": str(backend.device), "user_compute_stream": str(stream), "has_user_compute_stream": "1",
-            "arena_extend_strategy": _ARENA[getattr(backend, "arena_extend_strategy", "next_power_of_two")]}
+            "arena_extend_strategy": _ARENA[getattr(backend, "arena_extend_strategy", "next_power_of_two")],
+            "cudnn_conv_algo_search": _CONV_ALGO_SEARCH[getattr(backend, "cudnn_conv_algo_search", "exhaustive")]}
     if arena_bytes is not None:
         cuda["gpu_mem_limit"] = str(arena_bytes)
     providers = [("CUDAExecutionProvider", cuda)]

@@ -15,7 +15,8 @@
     tensorrt     TensorRTError, or ONNX Runtime's TensorRT provider ("TensorRT EP ...")
     onnxruntime  any other ONNX Runtime error (its pybind exception types: Fail,
                  RuntimeException, InvalidArgument, EPFail, ...)
-    timeout      TimeoutError (and concurrent.futures' on Python 3.10)
+    timeout      TimeoutError (and concurrent.futures' on Python 3.10), EngineTimeoutError: an engine
+                 call past its deadline (governor.engine_timeout_s)
     other        anything else
 
 ONNX Runtime's CUDA provider formats a failed call as "<LIB> failure <code>: <error string>
@@ -78,6 +79,8 @@ def classify_engine_error(exc: BaseException) -> str:
 
 
 def _kind_of(exc: BaseException) -> str:
+    if isinstance(exc, _TIMEOUTS):  # before GpuError: EngineTimeoutError is both
+        return TIMEOUT
     if isinstance(exc, GpuMemoryError):
         return GPU_MEMORY
     if isinstance(exc, CudaError):
@@ -86,8 +89,6 @@ def _kind_of(exc: BaseException) -> str:
         return TENSORRT
     if isinstance(exc, GpuError):
         return CUDA
-    if isinstance(exc, _TIMEOUTS):
-        return TIMEOUT
     from_onnxruntime = type(exc).__module__.startswith("onnxruntime")
     text = str(exc)
     if _MEMORY_TEXT.search(text):
