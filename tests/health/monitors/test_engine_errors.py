@@ -37,6 +37,19 @@ ORT_LAUNCH = ("[ONNXRuntimeError] : 1 : FAIL : CUDA failure 719: unspecified lau
 ORT_CUDNN = ("[ONNXRuntimeError] : 11 : EP_FAIL : Non-zero status code returned while running Conv node. Status Message: "
              "CUDNN failure 4: CUDNN_STATUS_INTERNAL_ERROR ; GPU=0 ; hostname=edge ; expr=cudnnFindConvolutionForwardAlgorithmEx(...);")
 ORT_TRT = "[ONNXRuntimeError] : 11 : EP_FAIL : TensorRT EP execution context enqueue failed."
+# Seen on the lent H200 (ONNX Runtime GPU 1.31.1, I/O binding): run_with_iobinding raises a plain
+# RuntimeError.  Under a gpu_mem_limit the arena refuses with its own text; cuDNN's frontend
+# reports as CUDNN_FE.
+IOBINDING_ARENA_CAP = ("Error in execution: Non-zero status code returned while running QuickGelu node. "
+                       "Name:'/model.0/act/Mul/QuickGeluFusion/' Status Message: /onnxruntime_src/onnxruntime/core/"
+                       "framework/bfc_arena.cc:360 void* onnxruntime::BFCArena::AllocateRawInternal(size_t, bool, "
+                       "onnxruntime::Stream*) Available memory of 16384 is smaller than requested bytes of 147456")
+IOBINDING_CUDNN_FE = ("Error in execution: Non-zero status code returned while running Conv node. "
+                      "Name:'/model.6/m.0/cv1/conv/Conv_quant_f' Status Message: CUDNN_FE failure 11: "
+                      "CUDNN_BACKEND_API_FAILED ; GPU=0 ; hostname=vm ; file=/onnxruntime_src/onnxruntime/core/"
+                      "providers/cuda/nn/conv.cc ; line=484 ; expr=s_.cudnn_fe_graph->execute(cudnn_handle, "
+                      "s_.variant_pack, ws.get()); ")
+IOBINDING_OTHER = "Error in execution: Non-zero status code returned while running Reshape node. Name:'/model.22/Reshape'"
 
 
 @pytest.mark.parametrize(("exc", "kind"), [
@@ -54,6 +67,9 @@ ORT_TRT = "[ONNXRuntimeError] : 11 : EP_FAIL : TensorRT EP execution context enq
     (concurrent.futures.TimeoutError(), "timeout"),
     (ValueError("batch of 9; this engine's buffers hold 8"), "other"),
     (RuntimeError("engine is closed"), "other"),
+    (RuntimeError(IOBINDING_ARENA_CAP), "gpu_memory"),
+    (RuntimeError(IOBINDING_CUDNN_FE), "cuda"),
+    (RuntimeError(IOBINDING_OTHER), "onnxruntime"),
 ])
 def test_typed_errors(exc, kind):
     assert classify_engine_error(exc) == kind

@@ -5,16 +5,18 @@
     gpu_memory   the device ran out of memory: GpuMemoryError (a CUDA call answered
                  CUDA_ERROR_OUT_OF_MEMORY, or a configured memory cap), or ONNX Runtime's
                  CUDA provider: "CUDA failure 2: out of memory", its arena's "Failed to
-                 allocate memory for requested buffer of size N", CUBLAS_STATUS_ALLOC_FAILED,
-                 CUDNN_STATUS_ALLOC_FAILED.  (ONNX Runtime's CPU arena fails with the same
+                 allocate memory for requested buffer of size N" and, under a gpu_mem_limit,
+                 "Available memory of N is smaller than requested bytes of M",
+                 CUBLAS_STATUS_ALLOC_FAILED, CUDNN_STATUS_ALLOC_FAILED.  (ONNX Runtime's CPU arena fails with the same
                  arena message, so on the CPU backend this kind means host memory.)
     cuda_launch  a kernel failed on the device: launch failure, illegal address or
                  instruction, too many resources, launch timeout, no kernel image for the GPU
     cuda         any other failure of CUDA or a CUDA library (CudaError, NvrtcError, another
-                 GpuError; ONNX Runtime's "CUDA/CUBLAS/CUDNN failure N: ...")
+                 GpuError; ONNX Runtime's "CUDA/CUBLAS/CUDNN/CUDNN_FE failure N: ...")
     tensorrt     TensorRTError, or ONNX Runtime's TensorRT provider ("TensorRT EP ...")
     onnxruntime  any other ONNX Runtime error (its pybind exception types: Fail,
-                 RuntimeException, InvalidArgument, EPFail, ...)
+                 RuntimeException, InvalidArgument, EPFail, ...; and the plain RuntimeError
+                 "Error in execution: ..." its run_with_iobinding raises for a failed run)
     timeout      TimeoutError (and concurrent.futures' on Python 3.10), EngineTimeoutError: an engine
                  call past its deadline (governor.engine_timeout_s)
     other        anything else
@@ -55,13 +57,17 @@ LAUNCH_STATUSES = frozenset({
 
 _MEMORY_TEXT = re.compile(
     r"out of memory|Failed to allocate memory for requested buffer|CUBLAS_STATUS_ALLOC_FAILED"
-    r"|CUDNN_STATUS_ALLOC_FAILED|cudaErrorMemoryAllocation|CUDA_ERROR_OUT_OF_MEMORY", re.IGNORECASE)
+    r"|CUDNN_STATUS_ALLOC_FAILED|cudaErrorMemoryAllocation|CUDA_ERROR_OUT_OF_MEMORY"
+    r"|Available memory of \d+ is smaller than requested bytes", re.IGNORECASE)
 _LAUNCH_TEXT = re.compile(
     r"unspecified launch failure|illegal memory access|illegal instruction|misaligned address"
     r"|too many resources requested for launch|the launch timed out|no kernel image is available"
     r"|cudaErrorLaunch|cudaErrorIllegalAddress|CUDA_ERROR_LAUNCH|CUDA_ERROR_ILLEGAL_ADDRESS", re.IGNORECASE)
 _TENSORRT_TEXT = re.compile(r"\bTensorRT(?:RTX)? EP\b|NvTensorRTRTX EP")
-_CUDA_TEXT = re.compile(r"\b(?:CUDA|CUBLAS|CUDNN|CUFFT|CURAND|NCCL) (?:failure|error)\b|\bcudaError\w+", re.IGNORECASE)
+_CUDA_TEXT = re.compile(r"\b(?:CUDA|CUBLAS|CUDNN|CUDNN_FE|CUFFT|CURAND|NCCL) (?:failure|error)\b|\bcudaError\w+",
+                        re.IGNORECASE)
+# ONNX Runtime's run_with_iobinding raises a plain RuntimeError for a run that failed.
+_ORT_RUN_FAILED = "Error in execution: "
 _TIMEOUTS = (TimeoutError, concurrent.futures.TimeoutError)
 
 
@@ -89,8 +95,9 @@ def _kind_of(exc: BaseException) -> str:
         return TENSORRT
     if isinstance(exc, GpuError):
         return CUDA
-    from_onnxruntime = type(exc).__module__.startswith("onnxruntime")
     text = str(exc)
+    from_onnxruntime = type(exc).__module__.startswith("onnxruntime") or \
+        (isinstance(exc, RuntimeError) and text.startswith(_ORT_RUN_FAILED))
     if _MEMORY_TEXT.search(text):
         return GPU_MEMORY
     if _LAUNCH_TEXT.search(text):
