@@ -25,7 +25,8 @@ def test_the_gpu_script_runs_every_scenario_on_the_cpu_without_losing_a_frame(tm
     assert "cuda_launch" in scenarios["cuda"]["events"][0]["reason"]
     memory = scenarios["memory"]
     assert [e["type"] for e in memory["events"]] == ["fallback", "switch_failed", "recovery"]
-    assert memory["kept_fallback_after_failed_probe"] is True and "gpu_memory" in memory["events"][0]["reason"]
+    assert memory["kept_fallback"] is True and memory["rebuilt_primary_caught_by"] == "its probe"
+    assert "gpu_memory" in memory["events"][0]["reason"]
     for scenario in scenarios.values():
         assert scenario["lost"] == 0 and scenario["failed"] == 0 and scenario["served_by_fallback"] > 0
     # The 3 batches of 4 frames the injected CUDA error failed were inferred by the fallback.

@@ -224,3 +224,50 @@ def test_a_lead_longer_than_the_cooldown_prepares_as_soon_as_the_way_back_opens(
     fall_back(policy, 0.5)
     assert actions(policy.observe(hot(70.0), 2.0)) == [Action.PREPARE_PRIMARY]
     assert policy.primary_ready(2.5) == [] and actions(policy.primary_ready(3.0)) == [Action.SWITCH_TO_PRIMARY]
+
+
+def _fail_and_return(policy: BackendPolicy, now: float) -> tuple[list, float]:
+    """Three engine errors at `now`, the fallback warm, cool readings until the primary is back;
+    the fall-back decisions and the time the primary returned."""
+    for step in range(3):
+        decisions = policy.engine_error("gpu_memory", now + step * 0.1)
+    fall_back(policy, now + 1.0)
+    t = now + 1.0
+    policy.observe(Conditions(), t)
+    while policy.state is not BackendState.RETURNING:
+        t += 1.0
+        policy.observe(Conditions(), t)
+    while policy.state is not BackendState.PRIMARY:
+        t += 1.0
+        policy.primary_ready(t)
+    return decisions, t
+
+
+def test_a_primary_failing_soon_after_each_return_waits_longer_each_time_up_to_the_cap():
+    policy = BackendPolicy(SETTINGS)
+    decisions, returned = _fail_and_return(policy, 0.0)
+    assert "failed again" not in decisions[0].reason and returned - 1.0 == pytest.approx(60.0, abs=1.0)
+    waits = []
+    for _ in range(5):  # each time it fails 5 s after its return
+        decisions, back = _fail_and_return(policy, returned + 5.0)
+        waits.append(round(back - (returned + 7.0)))  # cool from the fallback (+6 s), one tick to return
+        assert "failed again 5.2 s after its return" in decisions[0].reason  # the third error, 5.2 s
+        returned = back
+    assert waits == [120, 240, 480, 480, 480]  # doubled each time, capped at 8 cooldowns
+
+
+def test_a_primary_serving_a_whole_cooldown_after_its_return_resets_the_cooldown():
+    policy = BackendPolicy(SETTINGS)
+    _, returned = _fail_and_return(policy, 0.0)
+    _, returned = _fail_and_return(policy, returned + 5.0)  # flapping: the next cooldown is 120 s
+    assert policy.cooldown_s == 120.0
+    decisions, back = _fail_and_return(policy, returned + 200.0)  # served 200 s: longer than 120
+    assert "failed again" not in decisions[0].reason and back - (returned + 201.0) == pytest.approx(60.0, abs=1.0)
+
+
+def test_heat_soon_after_a_return_does_not_lengthen_the_cooldown():
+    policy = BackendPolicy(SETTINGS)
+    _, returned = _fail_and_return(policy, 0.0)
+    decisions = policy.observe(hot(95.0), returned + 5.0)
+    assert actions(decisions) == [Action.FALL_BACK] and "failed again" not in decisions[0].reason
+    assert policy.cooldown_s == 60.0

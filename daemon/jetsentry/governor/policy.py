@@ -21,6 +21,12 @@ The primary is prepared ``prepare_lead_s`` before the cooldown ends (RETURNING s
 and traffic moves once it is ready and the cooldown is over, so the build and warm-up do not
 add to the time off the primary.  An engine call that timed out (kind ``timeout``) counts as
 the GPU lost: the fallback starts at once, not after ``engine_errors``.
+
+A primary that fails again (engine errors, a timeout, the GPU lost) within one cooldown of its
+return is on a flapping course: a probe batch can pass where real traffic fails (a memory cap
+that a single batch fits).  Each such failure doubles the next cooldown, up to
+MAX_COOLDOWN_FACTOR times ``cooldown_s``, and says so in the reason; a primary that serves a
+whole cooldown after its return brings the cooldown back to ``cooldown_s``.
 """
 
 from __future__ import annotations
@@ -39,6 +45,9 @@ THERMAL, GPU_LOST, ENGINE_ERRORS, ENGINE_TIMEOUT = "thermal", "gpu_lost", "engin
 # After the fallback backend failed to build, the primary keeps serving this long before the
 # policy asks again: retrying at every tick would rebuild a broken backend once a second.
 RETRY_S = 5.0
+
+# A primary that keeps failing soon after each return waits at most this many cooldowns.
+MAX_COOLDOWN_FACTOR = 8
 
 
 class BackendState(str, enum.Enum):
@@ -104,6 +113,13 @@ class BackendPolicy:
         self._errors: deque[float] = deque()
         self._safe_since: float | None = None  # since when the way back has been open
         self._retry_at = -float("inf")
+        self._cooldown_factor = 1  # doubled by each failure soon after a return (module docstring)
+        self._returned_at: float | None = None
+
+    @property
+    def cooldown_s(self) -> float:
+        """The cooldown the next return waits: cooldown_s, longer while the primary flaps."""
+        return self.settings.cooldown_s * self._cooldown_factor
 
     @property
     def on_fallback(self) -> bool:
@@ -116,7 +132,7 @@ class BackendPolicy:
         if self.state is BackendState.PRIMARY:
             cause = self._cause(conditions)
             if cause is not None and now >= self._retry_at:
-                return [self._fall_back(cause, GPU_LOST if conditions.gpu_lost else THERMAL)]
+                return [self._fall_back(cause, GPU_LOST if conditions.gpu_lost else THERMAL, now)]
             return []
         if self.state is BackendState.FALLING_BACK:
             return []
@@ -129,13 +145,13 @@ class BackendPolicy:
             return []
         if self._safe_since is None:
             self._safe_since = now
-        lead = min(self.settings.prepare_lead_s, self.settings.cooldown_s)
-        if self.state is BackendState.FALLBACK and now - self._safe_since >= self.settings.cooldown_s - lead:
+        lead = min(self.settings.prepare_lead_s, self.cooldown_s)
+        if self.state is BackendState.FALLBACK and now - self._safe_since >= self.cooldown_s - lead:
             self.state = BackendState.RETURNING
             why = self._cool_text(conditions)
             return [self._decide(Action.PREPARE_PRIMARY,
                                  f"{why} for {now - self._safe_since:g} s: preparing the primary backend, "
-                                 f"traffic returns after {self.settings.cooldown_s:g} s")]
+                                 f"traffic returns after {self.cooldown_s:g} s")]
         return []
 
     def engine_error(self, kind: str, now: float, detail: str = "") -> list[Decision]:
@@ -148,14 +164,14 @@ class BackendPolicy:
             return []
         if kind in LOST_KINDS and now >= self._retry_at:
             return [self._fall_back(f"engine call timed out, counted as the GPU lost: {detail or kind}",
-                                    ENGINE_TIMEOUT)]
+                                    ENGINE_TIMEOUT, now)]
         window = self.settings.error_window_s
         self._errors.append(now)
         while self._errors and self._errors[0] < now - window:
             self._errors.popleft()
         if len(self._errors) >= self.settings.engine_errors and now >= self._retry_at:
             return [self._fall_back(f"{len(self._errors)} engine errors within {window:g} s (last: {kind})",
-                                    ENGINE_ERRORS)]
+                                    ENGINE_ERRORS, now)]
         return []
 
     # ---- what happened to a decision ------------------------------------------------------
@@ -182,9 +198,10 @@ class BackendPolicy:
         cooldown is over."""
         if self.state is not BackendState.RETURNING:
             return []
-        if self._safe_since is not None and now - self._safe_since < self.settings.cooldown_s:
+        if self._safe_since is not None and now - self._safe_since < self.cooldown_s:
             return []
         self.state = BackendState.PRIMARY
+        self._returned_at = now
         self._errors.clear()
         self.switches += 1
         how = "rebuilt" if rebuilt else "kept alive"
@@ -201,7 +218,16 @@ class BackendPolicy:
 
     # ---- helpers -------------------------------------------------------------------------
 
-    def _fall_back(self, cause: str, kind: str) -> Decision:
+    def _fall_back(self, cause: str, kind: str, now: float) -> Decision:
+        since_return = None if self._returned_at is None else now - self._returned_at
+        if since_return is not None and since_return < self.cooldown_s:
+            if kind != THERMAL and self._cooldown_factor < MAX_COOLDOWN_FACTOR:
+                self._cooldown_factor *= 2
+            if kind != THERMAL:
+                cause += (f"; the primary failed again {since_return:.1f} s after its return: "
+                          f"the next cooldown is {self.cooldown_s:g} s")
+        else:
+            self._cooldown_factor = 1
         self.state = BackendState.FALLING_BACK
         self.cause = kind
         self._errors.clear()
