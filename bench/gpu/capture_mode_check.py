@@ -2,12 +2,14 @@
 
 A 560-s run of 16 looping NVDEC streams saw 7 batches fail inside cuDNN with "operation failed
 due to a previous error during capture" while the decoders were re-created at each loop
-(docs/PERFORMANCE.md, row 11).  That text is CUDA_ERROR_STREAM_CAPTURE_INVALIDATED: a thread in
-CUDA's default (global) stream-capture mode made a capture-unsafe call (a decoder's cuMemAlloc)
-while another thread captured a stream.  This script churns decoders (create, decode a few
-frames, destroy) on --threads threads while the main thread runs the engine, in phases that
-alternate the decoder threads' mode between CUDA's default and relaxed
-(CudaDevice.relax_stream_capture, which NvdecConnection uses), and counts failed batches per mode.
+(docs/PERFORMANCE.md, row 11).  That text is CUDA_ERROR_STREAM_CAPTURE_INVALIDATED, which a
+thread in CUDA's default (global) stream-capture mode causes when it makes a capture-unsafe call
+(a decoder's cuMemAlloc) while another thread captures a stream.  This script tests that
+hypothesis: it churns decoders (create, decode a few frames, destroy) on --threads threads while
+the main thread runs the engine, in phases that alternate the decoder threads' mode between
+CUDA's default and relaxed (cuThreadExchangeStreamCaptureMode), and counts failed batches per mode.
+On the H200 neither mode failed a batch (docs/PERFORMANCE.md): decoder creation alone does not
+reproduce the failures.
 
     python bench/gpu/capture_mode_check.py --model M.onnx --clip CLIP [--threads 4] [--pause 0.2] [--phase-seconds 30]
 """

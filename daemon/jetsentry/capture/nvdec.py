@@ -200,7 +200,7 @@ class NvdecConnection:
 
         demuxer = decoder = None
         try:
-            self._gpu.relax_stream_capture()  # creating a decoder must not break an engine's stream capture
+            self._gpu.activate()
             demuxer = self._open(nvc)
             decoder = nvc.CreateDecoder(gpuid=self._gpu.index, codec=demuxer.GetNvCodecId(),
                                         cudacontext=int(self._gpu.context), cudastream=self._stream.handle,

@@ -116,15 +116,6 @@ class CudaDevice:
         free, total = check(driver.cuMemGetInfo(), "cuMemGetInfo")
         return int(free), int(total)
 
-    def relax_stream_capture(self) -> None:
-        """Let the calling thread make capture-unsafe calls (cuMemAlloc, decoder creation)
-        while another thread captures a stream: in CUDA's default (global) mode such a call
-        fails and invalidates the other thread's capture, which then fails with
-        CUDA_ERROR_STREAM_CAPTURE_INVALIDATED (CUDA driver API, cuThreadExchangeStreamCaptureMode)."""
-        self.activate()
-        check(driver.cuThreadExchangeStreamCaptureMode(driver.CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_RELAXED),
-              "cuThreadExchangeStreamCaptureMode")
-
     def synchronize(self) -> None:
         self.activate()
         check(driver.cuCtxSynchronize(), "cuCtxSynchronize")
