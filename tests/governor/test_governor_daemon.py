@@ -227,6 +227,40 @@ def test_overload_sheds_the_lower_priority_camera_first_and_health_shows_it(tmp_
     assert final["cameras"]["front"]["reconnects"] == final["cameras"]["back"]["reconnects"] == 0
 
 
+def test_a_camera_added_by_command_is_shed_by_its_priority(tmp_path, mosquitto_broker):
+    # One high-priority camera from the configuration, one of priority 0 added at run time: the
+    # shedder follows the running cameras, so the added one is shed before the configured one.
+    from tests.commands.client import CommandClient
+
+    zones = FakeThermalZones(tmp_path / "jetson", {"tj-thermal": 50.0})
+    source = "test://ball?width=320&height=240&fps=30"
+    config = daemon_config(
+        tmp_path / "cfg.yaml", port=mosquitto_broker.port, cameras=[{"id": "front", "source": source, "priority": 5}],
+        health={"interval_s": 5},
+        governor={"enabled": True, "interval_s": 0.2,
+                  "monitors": {"sysfs_root": str(zones.root), "jetson_gpu_load": False},
+                  "shedding": {"backlog_enter": 2, "backlog_leave": 0, "latency_enter_s": 30, "latency_leave_s": 20,
+                               "step": 0.5, "min_fps": 2, "step_interval_s": 0.5}},
+    )
+    with Subscriber(mosquitto_broker, "jetsentry/#") as sub:
+        sub.start()
+        daemon = DaemonProcess(config).start()
+        try:
+            daemon.wait_log("running: 1 camera(s)", 60)
+            reply = CommandClient(mosquitto_broker, sub).send(
+                {"id": "add-side", "type": "add_camera", "camera": {"id": "side", "source": source, "priority": 0}})
+            assert reply["ok"], reply
+            sub.wait_for(lambda ms: any(m.topic.endswith("/events") and json.loads(m.payload).get("type") == "shed"
+                                        and json.loads(m.payload).get("camera_id") == "side" for m in ms),
+                         60, "a shedding step for the added camera")
+            assert daemon.terminate() == 0
+        finally:
+            daemon.kill()
+    side = [e for e in events(sub) if e["type"] == "shed" and e["camera_id"] == "side"]
+    # Halved from the rate it delivers (at most its 30 frames/s), the reason naming it.
+    assert side[0]["fps_cap"] <= 15.5 and "camera side " in side[0]["reason"]
+
+
 def test_a_hung_engine_call_falls_back_at_once_loses_no_frame_and_returns_to_a_fresh_primary(
         tmp_path, mosquitto_broker, shas):
     # The primary's call never returns while the fault says hang, and returns late once it is gone.

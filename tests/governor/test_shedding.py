@@ -58,3 +58,12 @@ def test_nothing_to_shed_when_every_camera_is_at_min_fps():
     shedder = LoadShedder(SETTINGS, [ShedCamera("only", 0)])
     steps = [shedder.observe(5.0, 100, {"only": 2.0}, 5.0 * i) for i in range(3)]
     assert steps == [None, None, None]
+
+
+def test_cameras_added_and_removed_at_run_time_are_shed_by_priority_and_a_removed_one_drops_its_cap():
+    shedder = LoadShedder(SETTINGS, [ShedCamera("gate", 10)])
+    assert run(shedder, [(1.5, 0)]) == [("gate", 10.0)]
+    shedder.set_cameras([ShedCamera("gate", 10), ShedCamera("lobby", 0)])  # added, lower priority
+    assert run(shedder, [(1.5, 0)] * 2, start=10.0) == [("lobby", 15.0), ("lobby", 7.5)]
+    shedder.set_cameras([ShedCamera("gate", 10)])  # lobby removed: its cap goes with it
+    assert shedder.caps == {"gate": 10.0}

@@ -74,12 +74,11 @@ class Governor:
             engine_errors=g.engine_errors, error_window_s=g.error_window_s, prepare_lead_s=g.prepare_lead_s))
         self._engine_timeout_s = g.engine_timeout_s
         s = g.shedding
-        cameras = [cam for cam in cfg.cameras if cam.enabled]
         self.shedder = LoadShedder(SheddingSettings(
             latency_enter_s=s.latency_enter_s, latency_leave_s=s.latency_leave_s, backlog_enter=s.backlog_enter,
             backlog_leave=s.backlog_leave, step=s.step, min_fps=s.min_fps, step_interval_s=s.step_interval_s,
-        ), [ShedCamera(cam.id, cam.priority) for cam in cameras]) if s.enabled else None
-        self._fps_caps = {cam.id: cam.fps_cap for cam in cameras}
+        ), []) if s.enabled else None
+        self._shed_sessions: dict[str, object] = {}  # camera id -> the session the shedder last saw
         self._switch = switch
         self._processor = switch.processor
         self._monitors = monitors
@@ -133,6 +132,7 @@ class Governor:
                 self._processor.drop_parked()
             changed |= self._act(self.policy.observe(conditions, now))
             if self.shedder is not None:
+                self._follow_cameras()
                 step = self.shedder.observe(snapshot.latency_s, snapshot.backlog, self._base_rates(now), now)
                 if step is not None:
                     self._apply_shedding(step)
@@ -275,10 +275,24 @@ class Governor:
         self._event("restore" if step.restores else "shed", step.reason, camera_id=step.camera_id,
                     fps_cap=step.fps_cap)
 
+    def _follow_cameras(self) -> None:
+        """The shedder sheds the cameras running now: cameras come and go and change priority
+        at run time (MQTT commands), and a replaced session gets the cap shedding holds."""
+        sessions = dict(self._sessions.items())
+        if sessions == self._shed_sessions:
+            return
+        self.shedder.set_cameras([ShedCamera(cid, session.camera.priority) for cid, session in sessions.items()])
+        for cid, session in sessions.items():
+            cap = self.shedder.caps.get(cid)
+            if cap is not None and self._shed_sessions.get(cid) is not session:
+                session.set_policy_fps_cap(cap)
+        self._shed_sessions = sessions
+
     def _base_rates(self, now: float) -> dict[str, float | None]:
         """Each camera's rate without shedding: its fps_cap, or the rate it hands frames over at."""
-        measured = self._rates.update({cid: s.stats.frames for cid, s in self._sessions.items()}, now)
-        return {cid: cap or measured.get(cid) for cid, cap in self._fps_caps.items()}
+        sessions = dict(self._sessions.items())
+        measured = self._rates.update({cid: s.stats.frames for cid, s in sessions.items()}, now)
+        return {cid: s.camera.fps_cap or measured.get(cid) for cid, s in sessions.items()}
 
     def _update_mode(self) -> bool:
         if self.policy.on_fallback:

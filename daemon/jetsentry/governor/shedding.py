@@ -59,12 +59,20 @@ class LoadShedder:
 
     def __init__(self, settings: SheddingSettings, cameras: Sequence[ShedCamera]) -> None:
         self.settings = settings
-        order = {camera.camera_id: index for index, camera in enumerate(cameras)}
-        # Shed first: lowest priority, then the later camera in the configuration.
-        self._shed_order = sorted(cameras, key=lambda c: (c.priority, -order[c.camera_id]))
         self.caps: dict[str, float] = {}  # camera id -> the cap shedding holds it at
         self._base: dict[str, float] = {}  # camera id -> its rate when first shed
         self._last_step = -float("inf")
+        self.set_cameras(cameras)
+
+    def set_cameras(self, cameras: Sequence[ShedCamera]) -> None:
+        """The cameras now running (added or removed at run time, a priority changed), in the
+        order they were configured or added; a camera gone takes its cap with it."""
+        order = {camera.camera_id: index for index, camera in enumerate(cameras)}
+        # Shed first: lowest priority, then the later camera in the configuration.
+        self._shed_order = sorted(cameras, key=lambda c: (c.priority, -order[c.camera_id]))
+        for gone in set(self.caps) - set(order):
+            del self.caps[gone]
+            self._base.pop(gone, None)
 
     @property
     def active(self) -> bool:
