@@ -183,20 +183,26 @@ def test_engine_errors_of_each_real_type_move_inference_to_the_fallback(tmp_path
     assert "frame(s) of batches the primary failed go to the fallback" in daemon.log
 
 
-def test_overload_sheds_the_lower_priority_camera_first_and_health_shows_it(tmp_path, mosquitto_broker):
-    # Two live 30 frames/s cameras into the FP32 model on one thread: inference cannot keep up, so
-    # frames are replaced in the slots (the backlog the pipeline monitor reads).
+LIVE_BALL = "test://ball?width=320&height=240&fps=30"  # live 30 frames/s: more than the FP32 model keeps up with
+
+
+def shedding_config(tmp_path: Path, port: int, cameras: list[dict]) -> Path:
+    """Shedding on at small thresholds, a step every 0.5 s; temperatures cool (no fallback)."""
     zones = FakeThermalZones(tmp_path / "jetson", {"tj-thermal": 50.0})
-    config = daemon_config(
-        tmp_path / "cfg.yaml", port=mosquitto_broker.port,
-        cameras=[{"id": "front", "source": "test://ball?width=320&height=240&fps=30", "priority": 5},
-                 {"id": "back", "source": "test://ball?width=320&height=240&fps=30", "priority": 0}],
-        health={"interval_s": 5},
+    return daemon_config(
+        tmp_path / "cfg.yaml", port=port, cameras=cameras, health={"interval_s": 5},
         governor={"enabled": True, "interval_s": 0.2,
                   "monitors": {"sysfs_root": str(zones.root), "jetson_gpu_load": False},
                   "shedding": {"backlog_enter": 2, "backlog_leave": 0, "latency_enter_s": 30, "latency_leave_s": 20,
                                "step": 0.5, "min_fps": 2, "step_interval_s": 0.5}},
     )
+
+
+def test_overload_sheds_the_lower_priority_camera_first_and_health_shows_it(tmp_path, mosquitto_broker):
+    # Two live 30 frames/s cameras into the FP32 model on one thread: inference cannot keep up, so
+    # frames are replaced in the slots (the backlog the pipeline monitor reads).
+    config = shedding_config(tmp_path, mosquitto_broker.port, [{"id": "front", "source": LIVE_BALL, "priority": 5},
+                                                                 {"id": "back", "source": LIVE_BALL, "priority": 0}])
     with Subscriber(mosquitto_broker, "jetsentry/#") as sub:
         sub.start()
         daemon = DaemonProcess(config).start()
@@ -232,23 +238,14 @@ def test_a_camera_added_by_command_is_shed_by_its_priority(tmp_path, mosquitto_b
     # shedder follows the running cameras, so the added one is shed before the configured one.
     from tests.commands.client import CommandClient
 
-    zones = FakeThermalZones(tmp_path / "jetson", {"tj-thermal": 50.0})
-    source = "test://ball?width=320&height=240&fps=30"
-    config = daemon_config(
-        tmp_path / "cfg.yaml", port=mosquitto_broker.port, cameras=[{"id": "front", "source": source, "priority": 5}],
-        health={"interval_s": 5},
-        governor={"enabled": True, "interval_s": 0.2,
-                  "monitors": {"sysfs_root": str(zones.root), "jetson_gpu_load": False},
-                  "shedding": {"backlog_enter": 2, "backlog_leave": 0, "latency_enter_s": 30, "latency_leave_s": 20,
-                               "step": 0.5, "min_fps": 2, "step_interval_s": 0.5}},
-    )
+    config = shedding_config(tmp_path, mosquitto_broker.port, [{"id": "front", "source": LIVE_BALL, "priority": 5}])
     with Subscriber(mosquitto_broker, "jetsentry/#") as sub:
         sub.start()
         daemon = DaemonProcess(config).start()
         try:
             daemon.wait_log("running: 1 camera(s)", 60)
             reply = CommandClient(mosquitto_broker, sub).send(
-                {"id": "add-side", "type": "add_camera", "camera": {"id": "side", "source": source, "priority": 0}})
+                {"id": "add-side", "type": "add_camera", "camera": {"id": "side", "source": LIVE_BALL, "priority": 0}})
             assert reply["ok"], reply
             sub.wait_for(lambda ms: any(m.topic.endswith("/events") and json.loads(m.payload).get("type") == "shed"
                                         and json.loads(m.payload).get("camera_id") == "side" for m in ms),
