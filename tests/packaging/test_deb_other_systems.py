@@ -22,7 +22,7 @@ ARM64_OPT_IN = "JETSENTRY_TEST_ARM64_INSTALL"
 SYSTEM_PYTHON = {"bookworm": "3.11", "jammy": "3.10", "noble": "3.12"}
 
 
-def install_and_run(dist: Distribution, arch: str, deb: Path, root: Path) -> None:
+def install_and_run(dist: Distribution, arch: str, deb: Path, root: Path, *, analyze: bool = True) -> None:
     unreachable = reachable(f"{dist.mirror}/dists/{dist.suite}/Release")
     if unreachable:
         pytest.skip(f"the archive of {dist.suite} cannot be reached for debootstrap: {unreachable}")
@@ -35,15 +35,17 @@ def install_and_run(dist: Distribution, arch: str, deb: Path, root: Path) -> Non
         assert system.sh("jetsentry version").stdout == f"jetsentry {VERSION}\n"
         config = system.sh("runuser -u jetsentry -- jetsentry check-config /etc/jetsentry/config.yaml")
         assert "OK (1 camera(s), 1 enabled" in config.stdout
-        system.sh("runuser -u jetsentry -- jetsentry analyze /opt/jetsentry/engines/samples/sample-scene.mp4 "
-                  "--model /opt/jetsentry/engines/models/jetsentry-default.onnx --out /tmp/sample.jsonl",
-                  timeout_s=3000)
-        lines = system.path("/tmp/sample.jsonl").read_text().splitlines()
-        assert len(lines) == 150 and all(json.loads(line)["schema"].startswith("jetsentry.detections/")
-                                         for line in lines)
         verify = system.sh("systemd-analyze verify /lib/systemd/system/jetsentry.service "
                            "/lib/systemd/system/jetsentry.slice 2>&1")
         assert not verify.stdout.strip(), verify.stdout
+        if not analyze:
+            return
+        system.sh("runuser -u jetsentry -- jetsentry analyze /opt/jetsentry/engines/samples/sample-scene.mp4 "
+                  "--model /opt/jetsentry/engines/models/jetsentry-default.onnx --out /tmp/sample.jsonl",
+                  timeout_s=600)
+        lines = system.path("/tmp/sample.jsonl").read_text().splitlines()
+        assert len(lines) == 150 and all(json.loads(line)["schema"].startswith("jetsentry.detections/")
+                                         for line in lines)
 
 
 @pytest.mark.parametrize("dist", [JAMMY, NOBLE], ids=lambda dist: dist.suite)
@@ -53,9 +55,12 @@ def test_installs_and_runs_on_ubuntu(debs, dist, tmp_path):
 
 def test_arm64_installs_and_runs_under_qemu(debs, tmp_path):
     """Everything, the second debootstrap stage included, runs emulated: tens of minutes, so
-    only when asked for (JETSENTRY_TEST_ARM64_INSTALL=1)."""
+    only when asked for (JETSENTRY_TEST_ARM64_INSTALL=1).  No `analyze`: under qemu-user 7.2
+    (Debian 12's) the aarch64 ONNX Runtime crashes while loading its native module, before any
+    of jetsentry's code runs (the emulated /proc/cpuinfo is the x86 host's, the likely cause);
+    inference on arm64 needs an arm64 machine."""
     if os.environ.get(ARM64_OPT_IN) != "1":
         pytest.skip(f"emulated arm64 takes tens of minutes, beyond CI's budget: set {ARM64_OPT_IN}=1 to run it")
     if not Path("/proc/sys/fs/binfmt_misc/qemu-aarch64").exists():
         pytest.skip("no qemu-aarch64 in binfmt_misc: apt-get install qemu-user-static binfmt-support")
-    install_and_run(BOOKWORM, "arm64", debs.arm64, tmp_path / "root")
+    install_and_run(BOOKWORM, "arm64", debs.arm64, tmp_path / "root", analyze=False)
