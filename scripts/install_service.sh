@@ -7,8 +7,9 @@
 #   there, which makes /opt/jetsentry/.venv;
 # - installs systemd/jetsentry.service and jetsentry.slice into /etc/systemd/system, the user
 #   file into /etc/sysusers.d and creates the jetsentry user (systemd-sysusers);
-# - writes /etc/jetsentry/jetsentry.yaml from config/jetsentry.yaml if there is none (the
-#   bundled sample and model, paths made absolute), root:jetsentry 0640;
+# - writes /etc/jetsentry/config.yaml from config/jetsentry.yaml if there is none (the
+#   bundled sample and model, paths made absolute), root:jetsentry 0640; an older install's
+#   /etc/jetsentry/jetsentry.yaml is renamed to it;
 # - enables the service; start it with `systemctl start jetsentry`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,16 +30,21 @@ install -D -m 0644 systemd/jetsentry.sysusers.conf /etc/sysusers.d/jetsentry.con
 systemd-sysusers /etc/sysusers.d/jetsentry.conf
 
 install -d -m 0755 /etc/jetsentry
-if [[ ! -e /etc/jetsentry/jetsentry.yaml ]]; then
-  sed "s#\.\./engines/#$PREFIX/engines/#g" config/jetsentry.yaml > /etc/jetsentry/jetsentry.yaml
-  echo "wrote /etc/jetsentry/jetsentry.yaml (the bundled sample); edit it for your cameras"
+CONFIG=/etc/jetsentry/config.yaml
+if [[ -e /etc/jetsentry/jetsentry.yaml && ! -e $CONFIG ]]; then
+  mv /etc/jetsentry/jetsentry.yaml "$CONFIG"
+  echo "renamed /etc/jetsentry/jetsentry.yaml to $CONFIG (the name the unit and the .deb use)"
 fi
-chown root:jetsentry /etc/jetsentry/jetsentry.yaml
-chmod 0640 /etc/jetsentry/jetsentry.yaml
+if [[ ! -e $CONFIG ]]; then
+  sed "s#\.\./engines/#$PREFIX/engines/#g" config/jetsentry.yaml > "$CONFIG"
+  echo "wrote $CONFIG (the bundled sample); edit it for your cameras"
+fi
+chown root:jetsentry "$CONFIG"
+chmod 0640 "$CONFIG"
 # Credentials (LoadCredential=): /etc/credstore/mqtt-password, readable by root only.
 install -d -m 0700 /etc/credstore
 
 systemctl daemon-reload
 systemctl enable jetsentry.service
-"$PREFIX/.venv/bin/jetsentry" check-config /etc/jetsentry/jetsentry.yaml
+"$PREFIX/.venv/bin/jetsentry" check-config "$CONFIG"
 echo "installed: systemctl start jetsentry; systemctl status jetsentry; journalctl -u jetsentry -f"

@@ -5,7 +5,8 @@
 # TensorRT's python3-libnvinfer are seen).  Safe to run again.
 #   scripts/setup.sh            runtime only
 #   scripts/setup.sh --eval     plus the libraries of `jetsentry eval`
-#   scripts/setup.sh --test     plus evaluation, test and reference dependencies
+#   scripts/setup.sh --test     plus evaluation, test and reference dependencies and the tools
+#                               of the packaging tests (debhelper, lintian, debootstrap, qemu)
 #   scripts/setup.sh --gpu      ONNX Runtime for a desktop NVIDIA GPU (onnxruntime-gpu), not the CPU one
 # An ONNX Runtime that .venv can already import (NVIDIA's Jetson wheel, say) is left alone.
 set -euo pipefail
@@ -13,10 +14,11 @@ cd "$(dirname "$0")/.."
 
 extras=()
 runtime=cpu
+testing=no
 for arg in "$@"; do
   case "$arg" in
     --eval) extras+=(eval) ;;
-    --test) extras+=(eval test reference) ;;
+    --test) extras+=(eval test reference); testing=yes ;;
     --gpu) runtime=gpu ;;
     *) echo "usage: scripts/setup.sh [--eval] [--test] [--gpu]" >&2; exit 2 ;;
   esac
@@ -32,6 +34,11 @@ APT_PACKAGES=(
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
   mosquitto mosquitto-clients
 )
+# The packaging tests (tests/packaging): build the .deb, check it, install it into chroots,
+# the arm64 one's second debootstrap stage under qemu.
+if [[ $testing == yes ]]; then
+  APT_PACKAGES+=(debhelper dpkg-dev fakeroot lintian debootstrap apt-utils qemu-user-static binfmt-support)
+fi
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
