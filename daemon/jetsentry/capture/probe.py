@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jetsentry.capture.errors import BadVideoFile, FileNotFound
-from jetsentry.capture.gst import gst
+from jetsentry.capture.gst import gst, gst_base
 from jetsentry.capture.pipeline import DEMUXERS, quote
 
 PROBE_TIMEOUT_S = 10.0
@@ -98,12 +98,7 @@ def _info(path: str, container: str, codec: str, video, duration_s: float | None
 
 def _container_of(path: str) -> str:
     """The caps name GStreamer's typefinders give the file's first bytes."""
-    gst()
-    import gi
-
-    gi.require_version("GstBase", "1.0")
-    from gi.repository import GstBase
-
+    GstBase = gst_base()  # noqa: N806 - the module's own name
     with open(path, "rb") as f:
         head = f.read(TYPEFIND_BYTES)
     caps, _probability = GstBase.type_find_helper_for_data(None, head)
