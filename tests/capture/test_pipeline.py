@@ -8,6 +8,7 @@ from jetsentry.capture import pipeline as desc
 from jetsentry.capture.elements import has_element
 from jetsentry.capture.gst import gst
 from jetsentry.capture.pipeline import OFFLINE_SINK, SinkOptions
+from jetsentry.config import source_uri
 
 LIVE = SinkOptions(max_buffers=2, drop=True, sync=False)
 LIVE_TAIL = (
@@ -121,19 +122,19 @@ def test_csi_description_converts_nvmm_frames():
 
 
 def test_test_source_description_and_uri_options():
-    options = desc.test_source_options("test://ball?width=320&height=200&fps=12")
+    options = source_uri.test_source_options("test://ball?width=320&height=200&fps=12")
     assert options == {"width": 320, "height": 200, "fps": 12}
     text = desc.test_description("ball", LIVE, **options)
     assert text.startswith(
         "videotestsrc name=src pattern=ball is-live=true ! video/x-raw,width=320,height=200,framerate=12/1 ! "
     )
-    assert desc.test_source_options("test://smpte") == desc.TEST_DEFAULTS
+    assert source_uri.test_source_options("test://smpte") == source_uri.TEST_DEFAULTS
 
 
 @pytest.mark.parametrize("uri", ["test://ball?width=abc", "test://ball?fps=0"])
 def test_test_source_bad_options_name_the_field(uri):
     with pytest.raises(ValueError, match="width|fps"):
-        desc.test_source_options(uri)
+        source_uri.test_source_options(uri)
 
 
 def test_test_source_rejects_injection_in_pattern():

@@ -161,6 +161,11 @@ def test_source_uri_kinds(uri, kind):
     assert parse_source_uri(uri).kind == kind
 
 
+def test_a_test_source_carries_its_query_options_parsed_once():
+    assert parse_source_uri("test://ball?width=320&fps=12").test_options == {"width": 320, "height": 480, "fps": 12}
+    assert parse_source_uri("test://smpte").test_options == {"width": 640, "height": 480, "fps": 30}
+
+
 def test_rtsp_password_masked():
     assert mask_uri("rtsp://admin:hunter2@10.0.0.5:554/s") == "rtsp://admin:***@10.0.0.5:554/s"
     assert mask_uri("rtsp://10.0.0.5/s") == "rtsp://10.0.0.5/s"

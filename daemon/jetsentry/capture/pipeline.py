@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from jetsentry.capture.elements import outputs_nvmm
-from jetsentry.config.source_uri import TEST_DEFAULTS, test_source_options  # noqa: F401 - the plans use them
 
 # Container caps name (from probing) -> demuxer; "raw" is an elementary H.264/H.265 stream.
 DEMUXERS = {

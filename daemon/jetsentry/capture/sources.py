@@ -68,8 +68,7 @@ def plan_source(
         require_elements("nvarguscamerasrc", "nvvidconv")  # Jetson only
         return SourcePlan(desc.csi_description(source.sensor_id, sink), "csi", {})
     if source.kind == "test":
-        options = desc.test_source_options(source.raw)
-        return SourcePlan(desc.test_description(source.pattern, sink, **options), "test", {})
+        return SourcePlan(desc.test_description(source.pattern, sink, **source.test_options), "test", {})
     raise ValueError(f"unknown source kind {source.kind!r}")
 
 

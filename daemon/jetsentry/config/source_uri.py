@@ -51,6 +51,7 @@ class SourceUri:
     username: str | None = None  # rtsp: from the URI, percent-decoded
     password: str | None = field(default=None, repr=False)
     masked: str = ""  # the URI with any password replaced by '***': safe to log
+    test_options: dict[str, int] = field(default_factory=lambda: dict(TEST_DEFAULTS), compare=False)  # test:// query
 
     def __repr__(self) -> str:
         return f"SourceUri({self.kind}, {self.masked!r})"
@@ -129,10 +130,10 @@ def parse_source_uri(uri: str) -> SourceUri:
         if not _PATTERN.match(pattern):
             raise SourceUriError(f"test pattern must be a videotestsrc pattern name such as ball: {quoted(masked)}")
         try:
-            test_source_options(uri)
+            options = test_source_options(uri)
         except ValueError as exc:
             raise SourceUriError(f"{exc}: {quoted(masked)}") from None
-        return SourceUri(kind="test", raw=uri, pattern=pattern, masked=masked)
+        return SourceUri(kind="test", raw=uri, pattern=pattern, masked=masked, test_options=options)
     raise SourceUriError(
         f"unsupported source scheme {quoted(scheme, 20)} in {quoted(masked, 200)}; "
         f"use one of file://, rtsp://, v4l2://, csi://, test://"
