@@ -132,8 +132,9 @@ class Governor:
                 self._processor.drop_parked()
             changed |= self._act(self.policy.observe(conditions, now))
             if self.shedder is not None:
-                self._follow_cameras()
-                step = self.shedder.observe(snapshot.latency_s, snapshot.backlog, self._base_rates(now), now)
+                sessions = dict(self._sessions.items())  # one consistent view: commands change the set
+                self._follow_cameras(sessions)
+                step = self.shedder.observe(snapshot.latency_s, snapshot.backlog, self._base_rates(sessions, now), now)
                 if step is not None:
                     self._apply_shedding(step)
                     changed = True
@@ -275,10 +276,9 @@ class Governor:
         self._event("restore" if step.restores else "shed", step.reason, camera_id=step.camera_id,
                     fps_cap=step.fps_cap)
 
-    def _follow_cameras(self) -> None:
+    def _follow_cameras(self, sessions: dict[str, object]) -> None:
         """The shedder sheds the cameras running now: cameras come and go and change priority
         at run time (MQTT commands), and a replaced session gets the cap shedding holds."""
-        sessions = dict(self._sessions.items())
         if sessions == self._shed_sessions:
             return
         self.shedder.set_cameras([ShedCamera(cid, session.camera.priority) for cid, session in sessions.items()])
@@ -288,9 +288,8 @@ class Governor:
                 session.set_policy_fps_cap(cap)
         self._shed_sessions = sessions
 
-    def _base_rates(self, now: float) -> dict[str, float | None]:
+    def _base_rates(self, sessions: dict[str, object], now: float) -> dict[str, float | None]:
         """Each camera's rate without shedding: its fps_cap, or the rate it hands frames over at."""
-        sessions = dict(self._sessions.items())
         measured = self._rates.update({cid: s.stats.frames for cid, s in sessions.items()}, now)
         return {cid: s.camera.fps_cap or measured.get(cid) for cid, s in sessions.items()}
 
