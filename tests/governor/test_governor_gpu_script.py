@@ -24,7 +24,13 @@ def test_the_gpu_script_runs_every_scenario_on_the_cpu_without_losing_a_frame(tm
     assert [e["type"] for e in scenarios["cuda"]["events"]] == ["fallback", "recovery"]
     assert "cuda_launch" in scenarios["cuda"]["events"][0]["reason"]
     memory = scenarios["memory"]
-    assert [e["type"] for e in memory["events"]] == ["fallback", "switch_failed", "recovery"]
+    # While the injected fault lasts, a return prepared before the script lifted it fails its probe
+    # too: one switch_failed or more in a row, each naming the memory error, then the recovery.
+    kinds = [e["type"] for e in memory["events"]]
+    assert kinds[0] == "fallback" and kinds[-1] == "recovery" and kinds[1:-1] and \
+        set(kinds[1:-1]) == {"switch_failed"}, kinds
+    assert all("GpuMemoryError" in e["reason"] for e in memory["events"] if e["type"] == "switch_failed")
+    assert memory["as_expected"] is True
     assert memory["kept_fallback"] is True and memory["rebuilt_primary_caught_by"] == "its probe"
     assert "gpu_memory" in memory["events"][0]["reason"]
     for scenario in scenarios.values():
