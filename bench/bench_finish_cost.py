@@ -49,7 +49,7 @@ from common import (CACHE_DIR, PYTHON, REPO, CpuMonitor, bench_arguments, chosen
 CAMERAS = 16
 CAMERA_OFFSET = 7  # frames between the cameras' starting points in the clip
 LOW_THRESHOLD = 0.1  # TrackerConfig().low_threshold: the frame path's NMS threshold while tracking
-ROW = 7  # the head kernel's candidate row: anchor, score, class, cx, cy, w, h
+ROW = 7  # the recorded candidate row: anchor, score, class, cx, cy, w, h
 _CLOCKS = re.compile(rb'"processed_ts":"[^"]*"|"latency_ms":\{[^}]*\}')
 
 
@@ -117,6 +117,11 @@ class Replay:
         self._hw = [tuple(int(v) for v in hw) for hw in data["source_hw"]]
         self._letterbox = [fit(hw, (640, 640)) for hw in self._hw]
         self.anchors = int(data["anchors"])
+        from jetsentry.infer.head_kernel_types import ROW as kernel_row
+
+        # The kernel's layout of the code under test: one array of the batch's rows led by the image
+        # (ROW 8), or, in code before that, a block of rows per image (ROW 7).
+        self.batch_rows = kernel_row == ROW + 1
         self.host_rows = np.zeros((CAMERAS, self.anchors, ROW), np.float32)  # the pinned buffer's view
         self._pictures = {hw: np.zeros((*hw, 3), np.uint8) for hw in set(self._hw)}
 
@@ -124,16 +129,26 @@ class Replay:
         """(Frames, per-image counts, letterboxes) of batch ``index``, its rows copied into host_rows."""
         from jetsentry.capture.frame import Frame
 
-        frames, counts, boxes = [], np.empty(CAMERAS, np.int32), []
+        frames, counts, boxes, parts = [], np.empty(CAMERAS, np.int32), [], []
         for camera in range(CAMERAS):
             clip_frame = (index + camera * CAMERA_OFFSET) % self.frames
             rows = self._rows[clip_frame]
             self.host_rows[camera, : len(rows)] = rows
+            parts.append(np.column_stack((np.full(len(rows), camera, np.float32), rows)))
             counts[camera] = len(rows)
             boxes.append(self._letterbox[clip_frame])
             picture = self._pictures[self._hw[clip_frame]]  # shared: only its size is read
             frames.append(Frame(f"cam{camera:02d}", index, picture, 1.7e9 + index / 30.0, time.monotonic()))
+        if self.batch_rows:  # the kernel leaves them in any order: reversed here, to be put back
+            self.kernel_rows = np.concatenate(parts)[::-1].copy()
         return frames, counts, boxes
+
+    def candidates(self, counts: np.ndarray) -> list:
+        from jetsentry.infer.head_kernel_types import candidates_from_rows
+
+        if self.batch_rows:
+            return candidates_from_rows(self.kernel_rows, CAMERAS)
+        return candidates_from_rows(self.host_rows, counts)
 
 
 def _processor(model: Path):
@@ -149,7 +164,6 @@ def _processor(model: Path):
 def run_round(model: Path, replay: Replay, batches: int, profile: cProfile.Profile | None = None) -> dict:
     """Every step over ``batches`` batches with fresh trackers; thread CPU seconds per step."""
     from jetsentry.infer.detector import StageTimes
-    from jetsentry.infer.head_kernel_types import candidates_from_rows
     from jetsentry.infer.postprocess import PostprocessSettings, postprocess_candidates
     from jetsentry.pipeline import InferredBatch
 
@@ -166,7 +180,7 @@ def run_round(model: Path, replay: Replay, batches: int, profile: cProfile.Profi
             if profile is not None:
                 profile.enable()
             t0 = clock()
-            candidates = candidates_from_rows(replay.host_rows, found)
+            candidates = replay.candidates(found)
             t1 = clock()
             detections = postprocess_candidates(candidates, boxes, settings)
             t2 = clock()

@@ -29,11 +29,8 @@ sys.path[:0] = [str(REPO / "daemon"), str(REPO)]
 
 from cuda.bindings import driver  # noqa: E402
 
-from jetsentry.capture.frame import Frame  # noqa: E402
-from jetsentry.config.models import ModelConfig  # noqa: E402
 from jetsentry.gpu.cuda import check, get_device  # noqa: E402
 from jetsentry.gpu.memory import stream_pool  # noqa: E402
-from jetsentry.infer import Detector, EngineOptions  # noqa: E402
 
 MODES = {"default": driver.CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_GLOBAL,
          "relaxed": driver.CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_RELAXED}
@@ -87,14 +84,11 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", ".")))
     args = parser.parse_args()
-    from bench.gpu.kernel import decoded_photos
+    from bench.gpu.staged import cuda_detector, photo_frames
 
     device = get_device(0)
-    detector = Detector.from_config(ModelConfig(path=args.model, backend={"type": "onnxruntime-cuda",
-                                                                          "max_batch": args.batch}),
-                                    EngineOptions(max_batch=args.batch))
-    pictures = decoded_photos(args.clip, 4, every=30)
-    frames = [Frame("churn", i, pictures[i % len(pictures)], 0.0, 0.0) for i in range(args.batch)]
+    detector = cuda_detector(args.model, args.batch)
+    frames = photo_frames(args.clip, args.batch, 4, "churn")
     prepared = detector.prepare(frames)
     engine = detector.engine
     for _ in range(10):

@@ -321,6 +321,17 @@ def memory(model: Path, clip: Path, streams: int, seconds: float, max_batch: int
             "change_first_to_last_sample_mib": round(samples[-1][1] - samples[0][1], 1) if samples else None}
 
 
+def switch_interval_runs(detector: Detector, args, streams: int, interval_ms: float) -> dict:
+    """The pipeline, inline and with finishing behind, at another Python switch interval."""
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(interval_ms / 1e3)
+    try:
+        return {"pipeline": pipeline(detector, args.clip, streams, args.max_batch),
+                "pipeline_finish_behind": pipeline(detector, args.clip, streams, args.max_batch, finish_behind=True)}
+    finally:
+        sys.setswitchinterval(previous)
+
+
 def _model_config(model: Path, max_batch: int) -> ModelConfig:
     return ModelConfig(path=model, backend={"type": "onnxruntime-cuda", "max_batch": max_batch})
 
@@ -336,6 +347,8 @@ def main() -> int:
     parser.add_argument("--memory", type=float, metavar="SECONDS", help="measure device memory over a run instead")
     parser.add_argument("--processes", type=int, nargs="*", default=[],
                         help="also run the streams split over this many processes (each its own engine)")
+    parser.add_argument("--switch-intervals-ms", type=float, nargs="*", default=[],
+                        help="also run the pipeline at these Python switch intervals (sys.setswitchinterval)")
     parser.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", ".")))
     args = parser.parse_args()
     device = get_device(0)
@@ -362,6 +375,8 @@ def main() -> int:
                     entry["pipeline"] = pipeline(detector, args.clip, streams, args.max_batch)
                     entry["pipeline_finish_behind"] = pipeline(detector, args.clip, streams, args.max_batch,
                                                                finish_behind=True)
+                    entry["by_switch_interval"] = {f"{ms:g}ms": switch_interval_runs(detector, args, streams, ms)
+                                                   for ms in args.switch_intervals_ms}
                     entry["sharded"] = [sharded(args.model, args.clip, streams, count, args.max_batch)
                                         for count in args.processes if 1 < count <= streams]
                     entry["raw_after"] = raw_engine(detector, args.clip, batch)

@@ -171,3 +171,49 @@ def test_candidates_selected_elsewhere_give_the_same_detections():
             np.testing.assert_array_equal(have.boxes, want.boxes)
             np.testing.assert_array_equal(have.scores, want.scores)
             np.testing.assert_array_equal(have.class_ids, want.class_ids)
+
+
+def test_a_batch_of_candidates_in_one_nms_pass_equals_the_host_path_image_by_image():
+    """The batched NMS (one pass for all images, each image's boxes suppressing only their
+    own) keeps, image by image, what the host path keeps: with crowded overlapping boxes,
+    different letterboxes, an image without candidates and the per-image detection cap."""
+    from tests.infer.head_selection import select_like_the_kernel
+    from jetsentry.infer.postprocess import postprocess_candidates
+
+    rng = np.random.default_rng(11)
+    batch, anchors = 6, 800
+    head = rng.random((batch, 4 + 5, anchors), dtype=np.float32)
+    head[:, 0] = 100 + 60 * head[:, 0]  # crowded: most boxes overlap, so NMS suppresses many
+    head[:, 1] = 200 + 60 * head[:, 1]
+    head[:, 2:4] = 40 + 40 * head[:, 2:4]
+    head[:, 4:] **= 3
+    head[3, 4:] = 0.0  # no candidates in the middle of the batch
+    boxes = [fit(hw, (640, 640)) for hw in ((720, 1280), (1080, 1920), (480, 640), (720, 1280), (640, 640),
+                                            (1080, 1920))]
+    for max_detections in (300, 4):
+        settings = PostprocessSettings(confidence=0.2, iou=0.6, max_detections=max_detections)
+        expected = postprocess(head, boxes, settings)
+        got = postprocess_candidates(select_like_the_kernel(head, settings.confidence, None), boxes, settings)
+        assert len(got) == batch and len(got[3]) == 0
+        assert sum(len(d) for d in expected) > batch * min(max_detections, 3)
+        for want, have in zip(expected, got):
+            np.testing.assert_array_equal(have.boxes, want.boxes)
+            np.testing.assert_array_equal(have.scores, want.scores)
+            np.testing.assert_array_equal(have.class_ids, want.class_ids)
+            assert have.class_ids.dtype == np.int32 and have.scores.dtype == np.float32
+
+
+def test_grouped_nms_keeps_what_one_call_per_group_keeps():
+    from jetsentry.infer.nms import nms
+
+    rng = np.random.default_rng(12)
+    xy = rng.uniform(0, 100, (300, 2)).astype(np.float32)
+    boxes = np.concatenate([xy, xy + rng.uniform(10, 40, (300, 2)).astype(np.float32)], axis=1)
+    scores = rng.integers(0, 20, 300).astype(np.float32) / 20  # many ties
+    groups = rng.integers(0, 5, 300)
+    kept = nms(boxes, scores, 0.5, groups=groups)
+    for group in range(5):
+        members = np.flatnonzero(groups == group)
+        alone = members[nms(boxes[members], scores[members], 0.5)]
+        np.testing.assert_array_equal(kept[groups[kept] == group], alone)
+    assert kept.size < 300

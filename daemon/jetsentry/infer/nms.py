@@ -8,6 +8,8 @@ No N x N matrix and no per-box Python loop:
    sorting by x1 and a ``searchsorted`` for each x2.  With class-aware offsets, boxes
    of different classes never pair.  Pairs are generated in chunks to bound memory.
 2. Keep the pairs with IoU above the threshold, as (higher-scored, lower-scored).
+   Boxes may carry a group (the image of a batch): groups are laid side by side in x for
+   the sweep alone, so boxes of different groups never pair, and one call serves a batch.
 3. Greedy result as a fixed point: "a box survives if no surviving higher-scored box
    overlaps it", iterated from "all survive".  A box's state depends only on boxes
    ranked above it, so the iteration settles on exactly the greedy result, after as
@@ -32,14 +34,19 @@ def box_iou_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return inter / (area_a + area_b - inter)
 
 
-def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
-    """Indices of the boxes kept, highest score first.  ``boxes`` (N, 4) xyxy float32."""
+def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float, groups: np.ndarray | None = None) -> np.ndarray:
+    """Indices of the boxes kept, highest score first.  ``boxes`` (N, 4) xyxy float32.
+
+    groups: (N,) small non-negative integers; boxes suppress only boxes of their own group,
+    so the result is, group by group, what one call per group keeps (ties in score go to
+    the lower index, as there)."""
     count = scores.shape[0]
     if count == 0:
         return np.zeros(0, np.int64)
     order = np.argsort(-scores, kind="stable")
     ranked = np.ascontiguousarray(boxes[order], dtype=np.float32)  # index = rank by score
-    earlier, later = _overlapping_pairs(ranked, np.float64(iou_threshold))
+    earlier, later = _overlapping_pairs(ranked, np.float64(iou_threshold),
+                                        None if groups is None else np.asarray(groups)[order])
     keep = np.ones(count, bool)
     while True:
         suppressed = np.zeros(count, bool)
@@ -49,13 +56,21 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarr
         keep = ~suppressed
 
 
-def _overlapping_pairs(ranked: np.ndarray, threshold: np.float64) -> tuple[np.ndarray, np.ndarray]:
-    """(earlier, later) rank pairs whose IoU exceeds ``threshold``."""
+def _overlapping_pairs(ranked: np.ndarray, threshold: np.float64, groups: np.ndarray | None
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """(earlier, later) rank pairs of one group whose IoU exceeds ``threshold``."""
     count = ranked.shape[0]
-    by_x1 = np.argsort(ranked[:, 0], kind="stable")
-    x1_sorted = ranked[by_x1, 0]
+    x1, x2 = ranked[:, 0], ranked[:, 2]
+    if groups is not None:
+        # Each group shifted right past the previous one's extent, in float64: only the sweep
+        # sees the shift; the IoU below reads the boxes as given.
+        span = np.float64(np.nanmax(x2)) - np.float64(np.nanmin(x1)) + 1.0
+        shift = groups.astype(np.float64) * (span if np.isfinite(span) else 0.0)
+        x1, x2 = x1 + shift, x2 + shift
+    by_x1 = np.argsort(x1, kind="stable")
+    x1_sorted = x1[by_x1]
     # Partners of sorted position p: positions after p whose x1 lies before p's x2.
-    ends = np.searchsorted(x1_sorted, ranked[by_x1, 2], side="left")
+    ends = np.searchsorted(x1_sorted, x2[by_x1], side="left")
     partners = np.maximum(ends - np.arange(1, count + 1), 0)
     cumulative = np.cumsum(partners)
     earlier_parts, later_parts = [], []

@@ -79,18 +79,45 @@ def _decode_image(
 def postprocess_candidates(candidates: Sequence, boxes: Sequence[Letterbox], settings: PostprocessSettings
                            ) -> list[Detections]:
     """``postprocess`` from each image's anchors above the threshold, already selected (on the
-    GPU: infer/head_kernel.py) and in anchor order: the same NMS on the same candidates."""
+    GPU: infer/head_kernel.py) and in anchor order: the same NMS on the same candidates, run
+    for the whole batch in one pass (each image's boxes suppress only their own)."""
     if len(candidates) != len(boxes):
         raise ValueError(f"{len(candidates)} candidate sets for {len(boxes)} images")
-    results = []
-    for found, box in zip(candidates, boxes):
-        if found.scores.size == 0:
-            detections = Detections.empty()
-        else:
-            detections = _nms(found.xywh, found.scores.astype(np.float32, copy=False), found.class_ids, settings)
-        _to_source_pixels(detections.boxes, box)
-        results.append(detections)
-    return results
+    images = len(candidates)
+    counts = np.fromiter((found.scores.size for found in candidates), np.int64, images)
+    if images == 0 or counts.max() > settings.max_nms:  # over the cap: each image its own top max_nms
+        return [_one_image_candidates(found, box, settings) for found, box in zip(candidates, boxes)]
+    total = int(counts.sum())
+    if total == 0:
+        return [Detections.empty() for _ in range(images)]
+    xywh = np.concatenate([found.xywh for found in candidates])
+    confidences = np.concatenate([found.scores for found in candidates]).astype(np.float32, copy=False)
+    class_ids = np.concatenate([found.class_ids for found in candidates])
+    image = np.repeat(np.arange(images), counts)
+    half_wh = xywh[:, 2:] / np.float32(2)
+    xyxy = np.concatenate([xywh[:, :2] - half_wh, xywh[:, :2] + half_wh], axis=1)
+    offsets = (class_ids.astype(np.float32) * np.float32(settings.max_wh))[:, None]
+    keep = nms(xyxy + offsets, confidences, settings.iou, groups=image)  # score order, all images
+    keep = keep[np.argsort(image[keep], kind="stable")]  # by image, score order kept within each
+    kept_image = image[keep]
+    first = np.searchsorted(kept_image, np.arange(images))
+    keep = keep[np.arange(keep.size) - first[kept_image] < settings.max_detections]
+    kept_image = image[keep]
+    out_boxes = xyxy[keep]
+    _to_source_pixels_per_row(out_boxes, kept_image, boxes)
+    bounds = np.cumsum(np.bincount(kept_image, minlength=images))[:-1]
+    return [Detections(boxes=b, scores=s, class_ids=c) for b, s, c in zip(
+        np.split(out_boxes, bounds), np.split(confidences[keep], bounds),
+        np.split(class_ids[keep].astype(np.int32), bounds))]
+
+
+def _one_image_candidates(found, box: Letterbox, settings: PostprocessSettings) -> Detections:
+    if found.scores.size == 0:
+        detections = Detections.empty()
+    else:
+        detections = _nms(found.xywh, found.scores.astype(np.float32, copy=False), found.class_ids, settings)
+    _to_source_pixels(detections.boxes, box)
+    return detections
 
 
 def _nms(xywh: np.ndarray, confidences: np.ndarray, class_ids: np.ndarray, settings: PostprocessSettings
@@ -132,6 +159,18 @@ def _final_detections(output: np.ndarray, boxes: Sequence[Letterbox], settings: 
         _to_source_pixels(detections.boxes, box)
         results.append(detections)
     return results
+
+
+def _to_source_pixels_per_row(xyxy: np.ndarray, image: np.ndarray, boxes: Sequence[Letterbox]) -> None:
+    """``_to_source_pixels`` for rows of several images at once, row k by ``boxes[image[k]]``."""
+    per_image = np.array([(b.left, b.top, b.gain_x, b.gain_y, b.source_hw[1], b.source_hw[0]) for b in boxes],
+                         np.float32).reshape(-1, 6)[image]
+    xyxy[:, 0::2] -= per_image[:, 0:1]
+    xyxy[:, 1::2] -= per_image[:, 1:2]
+    xyxy[:, 0::2] /= per_image[:, 2:3]
+    xyxy[:, 1::2] /= per_image[:, 3:4]
+    np.clip(xyxy[:, 0::2], 0, per_image[:, 4:5], out=xyxy[:, 0::2])
+    np.clip(xyxy[:, 1::2], 0, per_image[:, 5:6], out=xyxy[:, 1::2])
 
 
 def _to_source_pixels(xyxy: np.ndarray, box: Letterbox) -> None:

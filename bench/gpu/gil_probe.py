@@ -1,0 +1,150 @@
+"""How long the GPU frame path's native calls keep Python's GIL, and what a busy Python thread
+does to them, on the lent GPU.
+
+For each call under test (PyNvVideoCodec's demux + decode of the clip, ONNX Runtime CUDA's
+batch run with the head selected on the GPU, the letterbox kernel's batch), a worker thread
+calls it in a loop, and:
+- alone: calls per second;
+- beside a ticker (the main thread in a pure-Python loop, reading the clock): the share of
+  the time the ticker could not run (gaps over 200 us: the worker held the GIL), and the
+  worker's calls per second, at Python's default switch interval (5 ms) and at shorter ones.
+A call that releases the GIL while it works leaves the ticker running; one that holds it
+stops the ticker for as long as it runs.  Each time a worker that released the GIL wants it
+back from a thread running Python, it waits up to one switch interval.
+
+    python3 bench/gpu/gil_probe.py --model M.onnx --clip CLIP [--seconds 3] [--out DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path[:0] = [str(REPO / "daemon"), str(REPO)]
+
+from jetsentry.gpu.cuda import get_device  # noqa: E402
+
+GAP_S = 200e-6
+
+
+def _ticker(seconds: float) -> dict:
+    """Run Python for ``seconds``; the share of the time spent in gaps over GAP_S."""
+    start = last = time.perf_counter()
+    end = start + seconds
+    blocked = 0.0
+    gaps = 0
+    longest = 0.0
+    while True:
+        now = time.perf_counter()
+        gap = now - last
+        if gap > GAP_S:
+            blocked += gap
+            gaps += 1
+            longest = max(longest, gap)
+        last = now
+        if now >= end:
+            break
+    return {"blocked_share": round(blocked / (last - start), 4), "gaps": gaps, "longest_gap_ms": round(longest * 1e3, 3)}
+
+
+def _measure(call, seconds: float, *, ticker: bool, switch_interval_s: float | None = None) -> dict:
+    """Calls per second of ``call`` on a worker thread, alone or beside the ticker."""
+    stop = threading.Event()
+    counted = [0]
+
+    def work() -> None:
+        while not stop.is_set():
+            call()
+            counted[0] += 1
+
+    previous = sys.getswitchinterval()
+    if switch_interval_s is not None:
+        sys.setswitchinterval(switch_interval_s)
+    try:
+        worker = threading.Thread(target=work, daemon=True)
+        began = time.perf_counter()
+        worker.start()
+        ticks = _ticker(seconds) if ticker else (time.sleep(seconds) or None)
+        stop.set()
+        worker.join()
+        elapsed = time.perf_counter() - began
+    finally:
+        sys.setswitchinterval(previous)
+    result = {"calls_per_s": round(counted[0] / elapsed, 1)}
+    if ticks is not None:
+        result.update(ticks)
+    return result
+
+
+def _decode_call(clip: Path, device):
+    import PyNvVideoCodec as nvc
+
+    state = {"packets": None, "decoder": None, "stream": None}
+
+    def call() -> None:
+        if state["packets"] is None:
+            demuxer = nvc.CreateDemuxer(str(clip))
+            state["decoder"] = nvc.CreateDecoder(gpuid=device.index, codec=demuxer.GetNvCodecId(),
+                                                 cudacontext=int(device.context), cudastream=0,
+                                                 usedevicememory=True)
+            state["packets"] = iter(demuxer)
+            state["demuxer"] = demuxer
+        device.activate()
+        packet = next(state["packets"], None)
+        if packet is None:
+            state["packets"] = None
+            return
+        for frame in state["decoder"].Decode(packet):
+            frame.cuda()
+
+    return call
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, required=True, help="a dynamic-batch detection ONNX")
+    parser.add_argument("--clip", type=Path, required=True)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--switch-intervals-ms", type=float, nargs="+", default=[5.0, 1.0, 0.2])
+    parser.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", ".")))
+    args = parser.parse_args()
+    from bench.gpu.staged import cuda_detector, photo_frames
+
+    device = get_device(0)
+    detector = cuda_detector(args.model, args.batch)
+    result: dict = {"card": device.info.name, "date": time.strftime("%Y-%m-%d"), "command": " ".join(sys.argv),
+                    "default_switch_interval_ms": sys.getswitchinterval() * 1e3, "calls": {}}
+    try:
+        frames = photo_frames(args.clip, args.batch, 8, "probe")
+        prepared = detector.prepare(frames)
+        engine = detector.engine
+        calls = {
+            "nvdec_demux_and_decode_one_packet": _decode_call(args.clip, device),
+            f"onnxruntime_cuda_batch_{args.batch}": lambda: engine.infer_candidates(prepared.tensor, 0.1, None),
+            f"letterbox_batch_{args.batch}_from_host": lambda: detector.prepare(frames),
+        }
+        for name, call in calls.items():
+            for _ in range(5):
+                call()
+            entry = {"alone": _measure(call, args.seconds, ticker=False)}
+            for interval_ms in args.switch_intervals_ms:
+                entry[f"beside_python_switch_{interval_ms:g}ms"] = _measure(
+                    call, args.seconds, ticker=True, switch_interval_s=interval_ms / 1e3)
+            result["calls"][name] = entry
+            print(name, json.dumps(entry), flush=True)
+    finally:
+        detector.close()
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "gil_probe.json").write_text(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
