@@ -12,7 +12,12 @@ A call that releases the GIL while it works leaves the ticker running; one that 
 stops the ticker for as long as it runs.  Each time a worker that released the GIL wants it
 back from a thread running Python, it waits up to one switch interval.
 
-    python3 bench/gpu/gil_probe.py --model M.onnx --clip CLIP [--seconds 3] [--out DIR]
+Then, with --beside-nvdec N: the engine's batch run alone, beside N NVDEC sessions decoding
+the clip in a loop in this process (frames released at once), and beside the same sessions
+in another process: slower in both says the GPU is shared, slower only in-process says the
+GIL is.
+
+    python3 bench/gpu/gil_probe.py --model M.onnx --clip CLIP [--seconds 3] [--beside-nvdec 16] [--out DIR]
 """
 
 from __future__ import annotations
@@ -106,6 +111,79 @@ def _decode_call(clip: Path, device):
     return call
 
 
+def _decode_until(clip: Path, streams: int, stop, decoded=None) -> None:
+    """N looping NVDEC sessions, each frame released as soon as it is taken, until ``stop`` is set."""
+    from bench.gpu.end_to_end import _sessions
+
+    sessions, ready = _sessions(clip, streams, on_eos="loop")
+    for session in sessions.values():
+        session.start()
+    taken = 0
+    try:
+        while not stop.is_set():
+            ready.clear()
+            got = False
+            for session in sessions.values():
+                frame = session.slot.take()
+                if frame is not None:
+                    frame.release()
+                    taken += 1
+                    got = True
+            if not got:
+                ready.wait(0.01)
+    finally:
+        for session in sessions.values():
+            session.stop()
+        if decoded is not None:
+            decoded.value = taken
+
+
+def _decode_process(clip: str, streams: int, stop, started, decoded) -> None:
+    sys.path[:0] = [str(REPO / "daemon"), str(REPO)]
+    started.set()
+    _decode_until(Path(clip), streams, stop, decoded)
+
+
+def beside_nvdec(call, clip: Path, streams: int, seconds: float) -> dict:
+    """The call's rate alone, beside decoding in this process, and beside decoding in another."""
+    import multiprocessing
+
+    result = {"alone": _measure(call, seconds, ticker=False)}
+    stop = threading.Event()
+    decoder = threading.Thread(target=_decode_until, args=(clip, streams, stop), daemon=True)
+    decoder.start()
+    time.sleep(1.0)  # sessions connected and decoding
+    result["beside_nvdec_in_this_process"] = _measure(call, seconds, ticker=False)
+    stop.set()
+    decoder.join()
+    context = multiprocessing.get_context("spawn")
+    stop_p, started, decoded = context.Event(), context.Event(), context.Value("q", 0)
+    child = context.Process(target=_decode_process, args=(str(clip), streams, stop_p, started, decoded))
+    child.start()
+    started.wait(60)
+    time.sleep(3.0)  # the child imports, connects and decodes
+    result["beside_nvdec_in_another_process"] = _measure(call, seconds, ticker=False)
+    stop_p.set()
+    child.join(60)
+    result["other_process_frames"] = decoded.value
+    return result
+
+
+def _demux_call(clip: Path):
+    import PyNvVideoCodec as nvc
+
+    state = {"packets": None}
+
+    def call() -> None:
+        if state["packets"] is None:
+            state["demuxer"] = nvc.CreateDemuxer(str(clip))
+            state["packets"] = iter(state["demuxer"])
+        if next(state["packets"], None) is None:
+            state["packets"] = None
+
+    return call
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, required=True, help="a dynamic-batch detection ONNX")
@@ -113,6 +191,8 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--switch-intervals-ms", type=float, nargs="+", default=[5.0, 1.0, 0.2])
+    parser.add_argument("--beside-nvdec", type=int, metavar="STREAMS", help="also the engine beside NVDEC decoding")
+    parser.add_argument("--skip-calls", action="store_true", help="only the --beside-nvdec measurement")
     parser.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", ".")))
     args = parser.parse_args()
     from bench.gpu.staged import cuda_detector, photo_frames
@@ -127,10 +207,15 @@ def main() -> int:
         engine = detector.engine
         calls = {
             "nvdec_demux_and_decode_one_packet": _decode_call(args.clip, device),
+            "demux_one_packet": _demux_call(args.clip),
             f"onnxruntime_cuda_batch_{args.batch}": lambda: engine.infer_candidates(prepared.tensor, 0.1, None),
             f"letterbox_batch_{args.batch}_from_host": lambda: detector.prepare(frames),
         }
-        for name, call in calls.items():
+        if args.beside_nvdec:
+            run = calls[f"onnxruntime_cuda_batch_{args.batch}"]
+            result["engine_beside_nvdec"] = beside_nvdec(run, args.clip, args.beside_nvdec, args.seconds)
+            print("engine beside nvdec", json.dumps(result["engine_beside_nvdec"]), flush=True)
+        for name, call in ({} if args.skip_calls else calls).items():
             for _ in range(5):
                 call()
             entry = {"alone": _measure(call, args.seconds, ticker=False)}
