@@ -184,6 +184,57 @@ def _demux_call(clip: Path):
     return call
 
 
+def _threaded_call(clip: Path, device, notes: dict):
+    """PyNvVideoCodec's ThreadedDecoder (decodes on a native thread of its own): one frame a call."""
+    import PyNvVideoCodec as nvc
+
+    state: dict = {"decoder": None}
+
+    def call() -> None:
+        if state["decoder"] is None:
+            state["decoder"] = nvc.ThreadedDecoder(str(clip), 8, gpu_id=device.index,
+                                                   cuda_context=int(device.context), cuda_stream=0,
+                                                   use_device_memory=True)
+        frames = state["decoder"].get_batch_frames(1)
+        if not frames:
+            notes.setdefault("at_end", repr(frames))
+            state["decoder"].end()
+            state["decoder"] = None
+            return
+        frame = frames[0]
+        if "frame" not in notes:
+            notes["frame"] = sorted(name for name in dir(frame) if not name.startswith("__"))
+            for name in ("timestamp", "getPTS", "frame_idx", "decode_stats"):
+                value = getattr(frame, name, None)
+                if value is not None:
+                    try:
+                        notes[f"frame.{name}"] = repr(value() if callable(value) else value)
+                    except Exception as exc:  # noqa: BLE001 - a probe
+                        notes[f"frame.{name}"] = f"raised {exc!r}"
+            views = frame.cuda()
+            notes["planes"] = [v.__cuda_array_interface__ for v in views]
+        frame.cuda()
+
+    return call
+
+
+def _threaded_until(clip: Path, streams: int, device, stop, counted: list) -> None:
+    threads = []
+
+    def one() -> None:
+        call = _threaded_call(clip, device, {})
+        while not stop.is_set():
+            call()
+            counted[0] += 1
+
+    for _ in range(streams):
+        thread = threading.Thread(target=one, daemon=True)
+        thread.start()
+        threads.append(thread)
+    for thread in threads:
+        thread.join()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, required=True, help="a dynamic-batch detection ONNX")
@@ -192,7 +243,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--switch-intervals-ms", type=float, nargs="+", default=[5.0, 1.0, 0.2])
     parser.add_argument("--beside-nvdec", type=int, metavar="STREAMS", help="also the engine beside NVDEC decoding")
-    parser.add_argument("--skip-calls", action="store_true", help="only the --beside-nvdec measurement")
+    parser.add_argument("--threaded", type=int, metavar="STREAMS",
+                        help="also PyNvVideoCodec's ThreadedDecoder, and the engine beside that many")
+    parser.add_argument("--skip-calls", action="store_true", help="of the calls alone, only the threaded decoder")
     parser.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", ".")))
     args = parser.parse_args()
     from bench.gpu.staged import cuda_detector, photo_frames
@@ -215,7 +268,25 @@ def main() -> int:
             run = calls[f"onnxruntime_cuda_batch_{args.batch}"]
             result["engine_beside_nvdec"] = beside_nvdec(run, args.clip, args.beside_nvdec, args.seconds)
             print("engine beside nvdec", json.dumps(result["engine_beside_nvdec"]), flush=True)
-        for name, call in ({} if args.skip_calls else calls).items():
+        if args.threaded:
+            notes: dict = {}
+            calls["threaded_decoder_one_frame"] = _threaded_call(args.clip, device, notes)
+            result["threaded_decoder_notes"] = notes
+            run = calls[f"onnxruntime_cuda_batch_{args.batch}"]
+            stop, counted = threading.Event(), [0]
+            decoders = threading.Thread(target=_threaded_until, args=(args.clip, args.threaded, device, stop, counted),
+                                        daemon=True)
+            decoders.start()
+            time.sleep(2.0)
+            before = counted[0]
+            measured = _measure(run, args.seconds, ticker=False)
+            measured["decoded_frames_per_s"] = round((counted[0] - before) / args.seconds, 1)
+            stop.set()
+            decoders.join()
+            result["engine_beside_threaded_decoders"] = measured
+            print("engine beside threaded decoders", json.dumps(measured), flush=True)
+        for name, call in ({k: v for k, v in calls.items() if k.startswith("threaded")} if args.skip_calls
+                           else calls).items():
             for _ in range(5):
                 call()
             entry = {"alone": _measure(call, args.seconds, ticker=False)}
@@ -227,7 +298,7 @@ def main() -> int:
     finally:
         detector.close()
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "gil_probe.json").write_text(json.dumps(result, indent=2))
+    (args.out / "gil_probe.json").write_text(json.dumps(result, indent=2, default=repr))
     return 0
 
 
