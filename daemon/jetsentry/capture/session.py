@@ -313,9 +313,12 @@ class CameraSession:
 
     def _open_connection(self) -> Connection:
         if self.backend.name == "nvdec":
-            from jetsentry.capture.nvdec import NvdecConnection
+            if self._capture.nvdec_process:
+                from jetsentry.capture.nvdec_process import NvdecProcessConnection as connection_type
+            else:
+                from jetsentry.capture.nvdec import NvdecConnection as connection_type
 
-            return NvdecConnection(self, self.camera, self._source, file_info=self._file_info,
+            return connection_type(self, self.camera, self._source, file_info=self._file_info,
                                    lossless=self._lossless, paced=self._sink.sync, wall_clock=self._wall_clock,
                                    clock=self._clock, device=self.backend.device)
         from jetsentry.capture.buffers import CaptureClock
