@@ -42,7 +42,7 @@ from jetsentry.config.source_uri import SourceUri
 
 log = logging.getLogger("jetsentry.capture")
 
-RELEASE_WAIT_S = 5.0  # close(): how long pictures still out may take to come back before the child goes
+RELEASE_WAIT_S = 60.0  # after close(): how long pictures still out may take to come back before the child goes
 IPC_HANDLE_SIZE = 64  # CU_IPC_HANDLE_SIZE: the bytes of a CUipcMemHandle
 
 
@@ -142,17 +142,30 @@ class NvdecProcessConnection:
         self._events.put(None)
 
     def close(self) -> None:
+        """Stop the child's decoding now; the child and its buffers go once every picture handed
+        over is released (a picture may still wait in the slot or a batch), on a thread of their own."""
         self._closing.set()
         self._send(("stop",))  # the child stops decoding; its buffers stay until it exits
         if self._reader is not None:
-            self._reader.join(RELEASE_WAIT_S + 5.0)
-        with self._out_cond:  # pictures still in a batch are read from the child's memory
+            self._reader.join(10.0)
+        with self._out_cond:
+            outstanding = bool(self._out)
+        if outstanding:
+            threading.Thread(target=self._end_when_released, name=f"nvdec-end-{self._camera.id}", daemon=True).start()
+        else:
+            self._end_child()
+
+    def _end_when_released(self) -> None:
+        with self._out_cond:
             deadline = time.monotonic() + RELEASE_WAIT_S
             while self._out and time.monotonic() < deadline:
-                self._out_cond.wait(0.05)
+                self._out_cond.wait(0.1)
             if self._out:
-                log.warning("camera %s: %d NVDEC pictures still out when its decoder process ended",
-                            self._camera.id, len(self._out))
+                log.warning("camera %s: %d NVDEC pictures not released %.0f s after its connection closed; "
+                            "its decoder process ends now", self._camera.id, len(self._out), RELEASE_WAIT_S)
+        self._end_child()
+
+    def _end_child(self) -> None:
         self._unmap()
         self._send(("exit",))
         if self._process is not None:
@@ -171,7 +184,10 @@ class NvdecProcessConnection:
             self._read_messages()
         except Exception as exc:  # noqa: BLE001 - a dead child or a bad message: the connection failed
             if not self._closing.is_set():
-                code = self._process.exitcode if self._process is not None else None
+                code = None
+                if self._process is not None:
+                    self._process.join(2.0)  # reaped, so its exit code is known
+                    code = self._process.exitcode
                 self._events.put(Failed(ConnectionFailed(
                     f"the NVDEC decoder process of camera {self._camera.id} ended ({_exit_text(code, exc)})")))
 
