@@ -49,15 +49,13 @@ from jetsentry.pipeline import FrameProcessor  # noqa: E402
 DONE = (SessionState.STOPPED, SessionState.FAILED)
 
 
-def _sessions(clip: Path, count: int, *, realtime: bool = False, on_eos: str = "stop", fps_cap=None,
-              nvdec_process: bool = False):
+def _sessions(clip: Path, count: int, *, realtime: bool = False, on_eos: str = "stop", fps_cap=None):
     ready = threading.Event()
     sessions = {}
-    capture = CaptureConfig(connect_timeout_s=30, nvdec_process=nvdec_process)
     for index in range(count):
         camera = CameraConfig(id=f"cam{index}", source=str(clip), realtime=realtime, on_eos=on_eos,
                               decoder="nvdec", fps_cap=fps_cap)
-        sessions[camera.id] = CameraSession(camera, capture, LatestFrameSlot(ready),
+        sessions[camera.id] = CameraSession(camera, CaptureConfig(connect_timeout_s=30), LatestFrameSlot(ready),
                                             backend=CaptureBackend("nvdec", "bench", 0))
     return sessions, ready
 
@@ -66,8 +64,8 @@ def _finished(sessions) -> bool:
     return all(s.state in DONE for s in sessions.values()) and not any(s.slot.has_frame() for s in sessions.values())
 
 
-def nvdec_capacity(clip: Path, streams: int, nvdec_process: bool = False) -> dict:
-    sessions, ready = _sessions(clip, streams, nvdec_process=nvdec_process)
+def nvdec_capacity(clip: Path, streams: int) -> dict:
+    sessions, ready = _sessions(clip, streams)
     taken = 0
     started = time.perf_counter()
     for session in sessions.values():
@@ -114,9 +112,8 @@ def raw_engine(detector: Detector, frames_source: Path, batch: int, seconds: flo
     return result
 
 
-def pipeline(detector: Detector, clip: Path, streams: int, max_batch: int, *, finish_behind: bool = False,
-             nvdec_process: bool = False) -> dict:
-    sessions, ready = _sessions(clip, streams, nvdec_process=nvdec_process)
+def pipeline(detector: Detector, clip: Path, streams: int, max_batch: int, *, finish_behind: bool = False) -> dict:
+    sessions, ready = _sessions(clip, streams)
     batcher = FrameBatcher({cid: s.slot for cid, s in sessions.items()}, ready, max_batch=min(streams, max_batch),
                            max_wait_s=0.002)
     processor = FrameProcessor(detector, device_id="bench", tracker=TrackerConfig())
@@ -324,16 +321,13 @@ def memory(model: Path, clip: Path, streams: int, seconds: float, max_batch: int
             "change_first_to_last_sample_mib": round(samples[-1][1] - samples[0][1], 1) if samples else None}
 
 
-def switch_interval_runs(detector: Detector, args, streams: int, interval_ms: float | None,
-                         nvdec_process: bool = False) -> dict:
+def switch_interval_runs(detector: Detector, args, streams: int, interval_ms: float) -> dict:
     """The pipeline, inline and with finishing behind, at another Python switch interval."""
     previous = sys.getswitchinterval()
-    if interval_ms is not None:
-        sys.setswitchinterval(interval_ms / 1e3)
+    sys.setswitchinterval(interval_ms / 1e3)
     try:
-        return {"pipeline": pipeline(detector, args.clip, streams, args.max_batch, nvdec_process=nvdec_process),
-                "pipeline_finish_behind": pipeline(detector, args.clip, streams, args.max_batch, finish_behind=True,
-                                                   nvdec_process=nvdec_process)}
+        return {"pipeline": pipeline(detector, args.clip, streams, args.max_batch),
+                "pipeline_finish_behind": pipeline(detector, args.clip, streams, args.max_batch, finish_behind=True)}
     finally:
         sys.setswitchinterval(previous)
 
@@ -355,8 +349,6 @@ def main() -> int:
                         help="also run the streams split over this many processes (each its own engine)")
     parser.add_argument("--switch-intervals-ms", type=float, nargs="*", default=[],
                         help="also run the pipeline at these Python switch intervals (sys.setswitchinterval)")
-    parser.add_argument("--nvdec-process", action="store_true",
-                        help="also decode each stream in a child process (capture.nvdec_process), at each interval")
     parser.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", ".")))
     args = parser.parse_args()
     device = get_device(0)
@@ -385,12 +377,6 @@ def main() -> int:
                                                                finish_behind=True)
                     entry["by_switch_interval"] = {f"{ms:g}ms": switch_interval_runs(detector, args, streams, ms)
                                                    for ms in args.switch_intervals_ms}
-                    if args.nvdec_process:  # each camera decoded in a child process (capture.nvdec_process)
-                        entry["nvdec_in_processes"] = nvdec_capacity(args.clip, streams, nvdec_process=True)
-                        entry["decoded_in_processes"] = {
-                            f"{ms:g}ms" if ms else "default": switch_interval_runs(detector, args, streams, ms or None,
-                                                                                   nvdec_process=True)
-                            for ms in [0.0, *args.switch_intervals_ms]}
                     entry["sharded"] = [sharded(args.model, args.clip, streams, count, args.max_batch)
                                         for count in args.processes if 1 < count <= streams]
                     entry["raw_after"] = raw_engine(detector, args.clip, batch)

@@ -1,5 +1,4 @@
-"""NVDEC capture through PyNvVideoCodec: the session's state machine and slot with device pictures,
-decoding in the session's process and in a child process (capture.nvdec_process, CUDA IPC).
+"""NVDEC capture through PyNvVideoCodec: the session's state machine and slot with device pictures.
 
 Needs a GPU, PyNvVideoCodec and an H.264 clip: $JETSENTRY_GPU_CLIP, or one made with
 GStreamer where it is installed.
@@ -41,15 +40,10 @@ def clip(tmp_path_factory) -> Path:
         pytest.skip(f"needs an H.264 clip ($JETSENTRY_GPU_CLIP) or GStreamer to make one: {exc}")
 
 
-@pytest.fixture(params=[False, True], ids=["in_process", "child_process"])
-def in_child(request) -> bool:
-    return request.param
-
-
-def _session(source, in_child=False, **camera):
+def _session(source, **camera):
     slot = LatestFrameSlot()
     config = CameraConfig(id="gpu", source=str(source), decoder="nvdec", **camera)
-    session = CameraSession(config, CaptureConfig(connect_timeout_s=20, nvdec_process=in_child), slot,
+    session = CameraSession(config, CaptureConfig(connect_timeout_s=20), slot,
                             backend=CaptureBackend("nvdec", "test", 0))
     return session, slot
 
@@ -72,10 +66,10 @@ def _drain(session, slot, check=None, timeout_s=120.0):
     return taken
 
 
-def test_every_frame_of_a_recording_arrives_as_a_device_picture(nvdec, in_child, clip):
+def test_every_frame_of_a_recording_arrives_as_a_device_picture(nvdec, clip):
     import cv2
 
-    session, slot = _session(clip, in_child, realtime=False, on_eos="stop")
+    session, slot = _session(clip, realtime=False, on_eos="stop")
     reference = cv2.VideoCapture(str(clip))
     ok, first_bgr = reference.read()
     differences = []
@@ -95,10 +89,10 @@ def test_every_frame_of_a_recording_arrives_as_a_device_picture(nvdec, in_child,
         assert differences[0] < 3.0
 
 
-def test_a_played_file_loops_and_released_buffers_are_reused(nvdec, in_child, clip):
+def test_a_played_file_loops_and_released_buffers_are_reused(nvdec, clip):
     from jetsentry.capture.nvdec import POOL_SIZE
 
-    session, slot = _session(clip, in_child, realtime=True, on_eos="loop", fps_cap=60)
+    session, slot = _session(clip, realtime=True, on_eos="loop", fps_cap=60)
     session.start()
     assert session.wait_for_state(SessionState.STREAMING, 30)
     pointers = set()
@@ -115,15 +109,15 @@ def test_a_played_file_loops_and_released_buffers_are_reused(nvdec, in_child, cl
     assert session.stats.frames > 10 and len(pointers) <= POOL_SIZE  # the pool's buffers, over and over
 
 
-def test_a_missing_file_fails_the_camera(nvdec, in_child, tmp_path):
-    session, _ = _session(tmp_path / "absent.mp4", in_child, realtime=False, on_eos="stop")
+def test_a_missing_file_fails_the_camera(nvdec, tmp_path):
+    session, _ = _session(tmp_path / "absent.mp4", realtime=False, on_eos="stop")
     session.start()
     assert session.wait_for_state(SessionState.FAILED, 20)
     assert "file not found" in session.last_error
 
 
-def test_stop_while_a_frame_waits_for_the_consumer(nvdec, in_child, clip):
-    session, slot = _session(clip, in_child, realtime=False, on_eos="stop")
+def test_stop_while_a_frame_waits_for_the_consumer(nvdec, clip):
+    session, slot = _session(clip, realtime=False, on_eos="stop")
     session.start()
     assert session.wait_for_state(SessionState.STREAMING, 30)
     time.sleep(0.3)  # the decode thread now waits in put_when_taken
@@ -132,34 +126,3 @@ def test_stop_while_a_frame_waits_for_the_consumer(nvdec, in_child, clip):
     stopped.join(10)
     assert not stopped.is_alive() and session.state == SessionState.STOPPED
     slot.discard()
-
-
-def test_a_killed_decoder_process_is_a_failed_connection_and_the_camera_comes_back(nvdec, clip):
-    import multiprocessing
-    import signal
-
-    earlier = {c.pid for c in multiprocessing.active_children()}  # earlier tests' children may still be ending
-    session, slot = _session(clip, True, realtime=True, on_eos="loop", fps_cap=30)
-    session.start()
-    assert session.wait_for_state(SessionState.STREAMING, 30)
-    children = [c for c in multiprocessing.active_children() if c.name == "nvdec-gpu" and c.pid not in earlier]
-    assert len(children) == 1
-    os.kill(children[0].pid, signal.SIGKILL)
-    assert session.wait_for_state(SessionState.RECOVERING, 20)
-    assert "decoder process" in session.last_error and "signal 9" in session.last_error
-    assert session.wait_for_state(SessionState.STREAMING, 60)
-    before = session.stats.frames
-    deadline = time.monotonic() + 20
-    while session.stats.frames < before + 10 and time.monotonic() < deadline:
-        frame = slot.take()
-        if frame is not None:
-            frame.release()
-        else:
-            slot.ready.wait(0.05)
-            slot.ready.clear()
-    session.stop()
-    assert session.stats.frames >= before + 10
-    deadline = time.monotonic() + 20  # the last child ends once its pictures are back
-    while [c for c in multiprocessing.active_children() if c.pid not in earlier] and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not [c for c in multiprocessing.active_children() if c.name == "nvdec-gpu" and c.pid not in earlier]

@@ -64,11 +64,9 @@ class DevicePicturePool:
         self._cond = threading.Condition()
         self._closed = False
         self._free: deque = deque()
-        self.buffers: list = []  # all of them, free or out (capture/nvdec_process.py exports each)
         try:
             for _ in range(count):
-                self.buffers.append(DeviceBuffer(device, self.nbytes))
-                self._free.append(self.buffers[-1])
+                self._free.append(DeviceBuffer(device, self.nbytes))
         except BaseException:
             self.close()
             raise

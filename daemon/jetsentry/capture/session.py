@@ -313,12 +313,9 @@ class CameraSession:
 
     def _open_connection(self) -> Connection:
         if self.backend.name == "nvdec":
-            if self._capture.nvdec_process:
-                from jetsentry.capture.nvdec_process import NvdecProcessConnection as connection_type
-            else:
-                from jetsentry.capture.nvdec import NvdecConnection as connection_type
+            from jetsentry.capture.nvdec import NvdecConnection
 
-            return connection_type(self, self.camera, self._source, file_info=self._file_info,
+            return NvdecConnection(self, self.camera, self._source, file_info=self._file_info,
                                    lossless=self._lossless, paced=self._sink.sync, wall_clock=self._wall_clock,
                                    clock=self._clock, device=self.backend.device)
         from jetsentry.capture.buffers import CaptureClock

@@ -166,12 +166,6 @@ class CaptureConfig(StrictModel):
     stall_timeout_s: float = Field(5.0, gt=0, le=600, description="No frame for this long -> RECOVERING.")
     connect_timeout_s: float = Field(10.0, gt=0, le=600, description="CONNECTING longer than this -> RECOVERING.")
     max_buffers: int = Field(2, ge=1, le=64, description="appsink max-buffers (newest frames kept by GStreamer).")
-    nvdec_process: bool = Field(
-        False,
-        description="decoder nvdec: decode each camera in a child process of its own, its frames handed over "
-        "in GPU memory by CUDA IPC, so decoding does not hold the inference process's Python interpreter "
-        "(faster with many cameras; costs a CUDA context per camera; desktop and data-centre GPUs).",
-    )
 
     @field_validator("decoder")
     @classmethod
