@@ -35,14 +35,3 @@ def test_an_unknown_search_names_the_field(tmp_path):
     with pytest.raises(ConfigError) as info:
         load_config(write_config(tmp_path, data), environ={})
     assert "cudnn_conv_algo_search" in "\n".join(info.value.problems)
-
-
-def test_a_gpu_session_keeps_its_cpu_nodes_on_the_calling_thread_without_spinning():
-    """ONNX Runtime's default (a spinning thread per core) would hold the host's cores while
-    the GPU works; the GPU session runs its few CPU nodes on the calling thread."""
-    from jetsentry.infer.ort_gpu_engine import gpu_session_options
-
-    options = gpu_session_options()
-    assert options.intra_op_num_threads == 1 and options.inter_op_num_threads == 1
-    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
-    assert options.get_session_config_entry("session.inter_op.allow_spinning") == "0"

@@ -43,20 +43,6 @@ _CONV_ALGO_SEARCH = {"exhaustive": "EXHAUSTIVE", "heuristic": "HEURISTIC", "defa
 HEAD_STRIDES = (8, 16, 32)
 
 
-def gpu_session_options() -> "ort.SessionOptions":
-    """Session options for a GPU provider.  The few nodes left on the CPU (shape arithmetic) run
-    on the calling thread: ONNX Runtime's default pool of one spinning thread per core would
-    hold the host's cores while the GPU works, away from the decoding and tracking threads."""
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.log_severity_level = 3
-    options.intra_op_num_threads = 1
-    options.inter_op_num_threads = 1
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
-    return options
-
-
 def anchors_for(height: int, width: int, strides: tuple[int, ...] = HEAD_STRIDES) -> int:
     return sum((height // s) * (width // s) for s in strides)
 
@@ -116,7 +102,9 @@ class OrtGpuEngine:
         arena = None if self._cap is None else self._cap - own
         self._stream = self._resources.keep(Stream(self.device))
         providers = provider_options(backend, stream=self._stream.handle, arena_bytes=arena, cache_dir=cache_dir)
-        options = gpu_session_options()
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.log_severity_level = 3
         try:
             self._session = ort.InferenceSession(str(info.path), sess_options=options, providers=providers)
         except Exception as exc:  # ONNX Runtime raises its own exception types
