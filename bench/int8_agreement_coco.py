@@ -55,6 +55,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, default=COCO_MODEL)
     parser.add_argument("--methods", nargs="+", default=["minmax", "entropy", "percentile"])
+    parser.add_argument("--percentiles", nargs="+", type=float, default=[],
+                        help="also the percentile method at these percentiles (the default is 99.999)")
     parser.add_argument("--same-photos", action="store_true",
                         help="calibrate on all photographs and judge the same ones (not held out: an upper bound)")
     parser.add_argument("--name", default=None, help="result file (default int8_agreement_coco[_same_photos])")
@@ -74,11 +76,14 @@ def main() -> int:
             for number, frame in enumerate(views(fold)):
                 cv2.imwrite(str(folder / f"{number:03d}.png"), frame)
             calibration_sets.append(load_calibration(folder, info, len(views(fold))))
-        for method in args.methods:
+        settings = [(method, {}) for method in args.methods]
+        settings += [(f"percentile {value:g}", {"percentile": value}) for value in args.percentiles]
+        for method, options in settings:
             ours, theirs = [], []
             for index in ((0,) if args.same_photos else (0, 1)):  # fold `index`, calibrated on the other
-                out = work / f"{method}-{index}.int8.onnx"
-                quantize_model(args.model, calibration_sets[1 - index], out, method=method, show_progress=False)
+                out = work / f"{method.replace(' ', '-')}-{index}.int8.onnx"
+                quantize_model(args.model, calibration_sets[1 - index], out, method=method.split()[0],
+                               show_progress=False, **options)
                 ours += detect(out, evaluation[index])
                 theirs += reference[index]
             stats = match_detections(ours, theirs, iou_min=0.9)

@@ -33,6 +33,7 @@ from jetsentry.infer.model_info import ModelInfo
 
 METHODS = ("minmax", "entropy", "percentile")
 DEFAULT_METHOD = "percentile"  # docs/QUANTIZATION.md compares the three
+DEFAULT_PERCENTILE = 99.999  # ONNX Runtime's own default
 DEFAULT_SAMPLES = 128
 # Calibration runs this many samples (at most) between merges of their ranges and histograms,
 # so memory stays bounded: the histogram methods keep every intermediate tensor of a stride.
@@ -50,8 +51,10 @@ class QuantizeResult:
 
 
 def quantize_model(model_path: Path, calibration: CalibrationSet, out: Path, *, method: str = DEFAULT_METHOD,
-                   show_progress: bool = True) -> QuantizeResult:
-    """Write the INT8 QDQ model of ``model_path`` (an FP32 detection ONNX) to ``out``."""
+                   show_progress: bool = True, percentile: float = DEFAULT_PERCENTILE) -> QuantizeResult:
+    """Write the INT8 QDQ model of ``model_path`` (an FP32 detection ONNX) to ``out``.
+
+    percentile: with method percentile, the share of each tensor's absolute values (in %) its range keeps."""
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
     if method not in METHODS:
@@ -83,7 +86,8 @@ def quantize_model(model_path: Path, calibration: CalibrationSet, out: Path, *, 
                     calibrate_method=calibration_methods[method],
                     op_types_to_quantize=list(QUANTIZED_OPS),
                     nodes_to_exclude=sorted(tail.nodes),
-                    extra_options={**EXTRA_OPTIONS, "CalibStridedMinMax": reader.stride()},
+                    extra_options={**EXTRA_OPTIONS, "CalibStridedMinMax": reader.stride(),
+                                   "CalibPercentile": percentile},
                 )
         except ValueError as exc:
             if "bins" not in str(exc):
