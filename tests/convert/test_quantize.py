@@ -120,3 +120,23 @@ def test_fused_silu_is_quickgelu_with_the_same_results(quantized):
     plain = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
     quick = ort.InferenceSession(fused.SerializeToString(), options, providers=["CPUExecutionProvider"])
     np.testing.assert_allclose(plain.run(None, feed)[0], quick.run(None, feed)[0], rtol=0, atol=1e-5)
+
+
+def test_quantized_concat_writes_the_same_bytes_with_8_bit_concatenations(quantized):
+    from jetsentry.infer.qdq_cpu import quantized_concat
+
+    _, target, calibration = quantized["yolov8"]
+    model = onnx.load(str(target))
+    rewritten = quantized_concat(model)
+    assert rewritten is not None
+    producers = {out: n for n in rewritten.graph.node for out in n.output}
+    quantized_joins = [n for n in rewritten.graph.node if n.op_type == "Concat"
+                       and all(producers.get(i) is not None and producers[i].op_type == "QuantizeLinear" for i in n.input)]
+    assert len(quantized_joins) >= 8  # the C2f blocks, the SPPF and the neck's joins
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # the graph as written
+    feed = {"images": next(calibration.tensors())}
+    plain = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    joined = ort.InferenceSession(rewritten.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    np.testing.assert_array_equal(plain.run(None, feed)[0], joined.run(None, feed)[0])
+    assert quantized_concat(rewritten) is None  # nothing left to rewrite

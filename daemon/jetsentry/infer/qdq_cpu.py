@@ -16,6 +16,12 @@ A SiLU between two quantized convolutions reads its input through two Dequantize
 (ONNX Runtime gives each consumer its own), which stops ONNX Runtime from fusing Sigmoid and Mul
 into its QuickGelu kernel as it does in FP32 models; ``fused_silu`` writes that fusion
 (QuickGelu with alpha 1 is x * sigmoid(x)) so both files get it.
+
+A Concat whose output only feeds a QuantizeLinear (a C2f block's, the SPPF's, the neck's, before
+the next convolution) concatenates float tensors four times the size of their quantized form;
+``quantized_concat`` quantizes each input with that QuantizeLinear's scale and zero point and
+concatenates the 8-bit tensors instead.  QuantizeLinear works element by element, so the result
+is the same bytes.
 """
 
 from __future__ import annotations
@@ -70,9 +76,10 @@ def unsigned_activations(model: onnx.ModelProto) -> onnx.ModelProto | None:
 
 
 def cpu_form(model: onnx.ModelProto, machine: str | None = None) -> onnx.ModelProto | None:
-    """The model as the CPU engine loads it: SiLU fused, and on x86 unsigned activations; None
-    when neither changes anything."""
+    """The model as the CPU engine loads it: SiLU fused, concatenations quantized, and on x86
+    unsigned activations; None when none of them changes anything."""
     changed = fused_silu(model)
+    changed = quantized_concat(changed or model) or changed
     if wants_unsigned_activations(machine):
         changed = unsigned_activations(changed or model) or changed
     return changed
@@ -125,6 +132,47 @@ def fused_silu(model: onnx.ModelProto) -> onnx.ModelProto | None:
     rewritten.graph.node.extend(nodes)
     if not any(opset.domain == "com.microsoft" for opset in rewritten.opset_import):
         rewritten.opset_import.append(onnx.helper.make_opsetid("com.microsoft", 1))
+    return rewritten
+
+
+def quantized_concat(model: onnx.ModelProto) -> onnx.ModelProto | None:
+    """A copy with each Concat -> QuantizeLinear (the Concat's only consumer) turned into one
+    QuantizeLinear per input -> Concat of the quantized tensors; None when there is none."""
+    graph = model.graph
+    outputs = {output.name for output in graph.output}
+    consumers: dict[str, list] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    concats = {node.output[0]: node for node in graph.node if node.op_type == "Concat"}
+    pairs = {}  # the QuantizeLinear's output -> (Concat, QuantizeLinear)
+    for node in graph.node:
+        if node.op_type != "QuantizeLinear" or node.input[0] not in concats or node.input[0] in outputs:
+            continue
+        if len(consumers[node.input[0]]) == 1:
+            pairs[node.output[0]] = (concats[node.input[0]], node)
+    if not pairs:
+        return None
+    rewritten = onnx.ModelProto()
+    rewritten.CopyFrom(model)
+    replaced = {concat.output[0] for concat, _ in pairs.values()}
+    nodes = []
+    for node in rewritten.graph.node:
+        if node.op_type == "QuantizeLinear" and node.output[0] in pairs:
+            concat, quantize = pairs[node.output[0]]
+            parts = []
+            for index, name in enumerate(concat.input):
+                part = f"{quantize.output[0]}_part{index}"
+                nodes.append(onnx.helper.make_node("QuantizeLinear", [name, *quantize.input[1:]], [part],
+                                                   name=f"{quantize.name or part}_part{index}"))
+                parts.append(part)
+            joined = onnx.helper.make_node("Concat", parts, [quantize.output[0]], name=concat.name or None)
+            joined.attribute.extend(concat.attribute)
+            nodes.append(joined)
+        elif not (node.op_type == "Concat" and node.output[0] in replaced):
+            nodes.append(node)
+    del rewritten.graph.node[:]
+    rewritten.graph.node.extend(nodes)
     return rewritten
 
 
