@@ -14,6 +14,7 @@ from jetsentry.config.rules import CPU_BACKEND, check_parallel_runs
 from jetsentry.infer.errors import BackendUnavailableError, ModelError
 from jetsentry.infer.model_info import ModelInfo, check_output_shape
 from jetsentry.infer.output_layout import ANCHORS, DETECTION_FIELDS, DETECTIONS
+from jetsentry.infer.dfl_cpu import fast_dfl
 from jetsentry.infer.qdq_cpu import cpu_form
 from jetsentry.infer.run_plan import plan_runs
 from jetsentry.optional import ONNX_RUNTIME, missing
@@ -100,11 +101,14 @@ class OnnxRuntimeEngine:
             self._workers = ThreadPoolExecutor(parallel_runs - 1, thread_name_prefix="jetsentry-infer")
 
     def _cpu_model_bytes(self) -> str | bytes:
-        """What the CPU sessions load: the file, or an INT8 file in the form ONNX Runtime's CPU
-        kernels run fastest (infer/qdq_cpu.py: the same numbers)."""
-        if self.info.precision != "int8":
-            return str(self.info.path)
-        rewritten = cpu_form(onnx.load(str(self.info.path)))
+        """What the CPU sessions load: the file, in the form ONNX Runtime's CPU kernels run
+        fastest: the DFL decoding with reductions (infer/dfl_cpu.py: equal up to float rounding)
+        and an INT8 file's Q/DQ as its integer kernels take them (infer/qdq_cpu.py: the same
+        numbers)."""
+        model = onnx.load(str(self.info.path))
+        rewritten = fast_dfl(model)
+        if self.info.precision == "int8":
+            rewritten = cpu_form(rewritten or model) or rewritten
         return str(self.info.path) if rewritten is None else rewritten.SerializeToString()
 
     def _open_session(self, providers: tuple[str, ...], threads: int) -> ort.InferenceSession:
