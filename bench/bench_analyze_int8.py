@@ -5,7 +5,9 @@ Each run is a fresh process over the whole clip; runs alternate analyze (INT8, a
 reference) and Ultralytics `YOLO(fp32.onnx).predict(source=clip, stream=True)`, `--repeat`
 times, so all sample the host's drifting speed alike.  Frames/s is whole-clip (first frame
 included, as analyze reports it); ratios are of pooled rates (all frames over all time).
-analyze runs its defaults (ByteTrack on, batch 1, messages built): more work than predict.
+analyze runs its defaults (ByteTrack on, messages built: more work than predict) at batch 1, or
+--batch N (a static-batch model's N frames run side by side, one thread each); predict runs
+batch 1, all the static-batch model takes.
 
     python bench/bench_analyze_int8.py --fp32 ../shared/models/yolov8n-coco.onnx --int8 COCO.int8.onnx \
         [--clip VIDEO] [--repeat 3] [--name NAME]
@@ -53,8 +55,8 @@ def photo_clip() -> Path:
     return CLIP
 
 
-def analyze(model: Path, clip: Path) -> dict:
-    jetsentry = [sys.executable, "-m", "jetsentry", "analyze", str(clip), "--model", str(model)]
+def analyze(model: Path, clip: Path, batch: int = 1) -> dict:
+    jetsentry = [sys.executable, "-m", "jetsentry", "analyze", str(clip), "--model", str(model), "--batch", str(batch)]
     done = subprocess.run(jetsentry, capture_output=True, text=True, timeout=1800)
     if done.returncode:
         raise SystemExit(f"analyze failed ({done.returncode}): {done.stderr[-2000:]}")
@@ -80,10 +82,13 @@ def main() -> int:
     parser.add_argument("--int8", type=Path, required=True)
     parser.add_argument("--clip", type=Path)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=1,
+                        help="analyze --batch (the static-batch model runs a batch's frames side by side)")
     parser.add_argument("--name", default="analyze_int8_vs_ultralytics_1080p")
     args = parser.parse_args()
     clip = args.clip or photo_clip()
-    sides = {"analyze_int8": lambda: analyze(args.int8, clip), "analyze_fp32": lambda: analyze(args.fp32, clip),
+    sides = {"analyze_int8": lambda: analyze(args.int8, clip, args.batch),
+             "analyze_fp32": lambda: analyze(args.fp32, clip, args.batch),
              "ultralytics_predict_fp32": lambda: ultralytics(args.fp32, clip)}
     runs: dict[str, list[dict]] = {name: [] for name in sides}
     loads: dict[str, list[dict]] = {name: [] for name in sides}
