@@ -3,16 +3,12 @@ the same outputs up to float rounding, on real Ultralytics exports and in both o
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
 
 from jetsentry.infer.dfl_cpu import fast_dfl
-
-COCO = Path(__file__).resolve().parents[3] / "shared" / "models" / "yolov8n-coco.onnx"
 
 
 def _run(model: onnx.ModelProto, feed: np.ndarray) -> np.ndarray:
@@ -43,9 +39,8 @@ def test_a_head_without_dfl_is_left_alone(ultralytics_families):
     assert fast_dfl(onnx.load(str(ultralytics_families["yolo26"]))) is None
 
 
-@pytest.mark.skipif(not COCO.is_file(), reason="needs ../shared/models/yolov8n-coco.onnx")
-def test_the_coco_model_at_opset_20_takes_reduce_axes_as_inputs():
-    model = onnx.load(str(COCO))
+def test_the_coco_model_at_opset_20_takes_reduce_axes_as_inputs(coco_model):
+    model = onnx.load(str(coco_model))
     assert max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx")) >= 18
     rewritten = fast_dfl(model)
     reduce_max = next(n for n in rewritten.graph.node if n.op_type == "ReduceMax")
