@@ -64,13 +64,10 @@ def _finished(sessions) -> bool:
     return all(s.state in DONE for s in sessions.values()) and not any(s.slot.has_frame() for s in sessions.values())
 
 
-def nvdec_capacity(clip: Path, streams: int) -> dict:
-    sessions, ready = _sessions(clip, streams)
+def release_frames(sessions: dict, ready: threading.Event, done) -> int:
+    """Take and release every frame the sessions hand over until ``done()``; the count taken."""
     taken = 0
-    started = time.perf_counter()
-    for session in sessions.values():
-        session.start()
-    while not _finished(sessions):
+    while not done():
         ready.clear()
         got = False
         for session in sessions.values():
@@ -81,6 +78,15 @@ def nvdec_capacity(clip: Path, streams: int) -> dict:
                 got = True
         if not got:
             ready.wait(0.01)
+    return taken
+
+
+def nvdec_capacity(clip: Path, streams: int) -> dict:
+    sessions, ready = _sessions(clip, streams)
+    started = time.perf_counter()
+    for session in sessions.values():
+        session.start()
+    taken = release_frames(sessions, ready, lambda: _finished(sessions))
     elapsed = time.perf_counter() - started
     errors = [s.last_error for s in sessions.values() if s.state == SessionState.FAILED]
     return {"frames": taken, "seconds": round(elapsed, 3), "fps": round(taken / elapsed, 1), "errors": errors}

@@ -113,24 +113,14 @@ def _decode_call(clip: Path, device):
 
 def _decode_until(clip: Path, streams: int, stop, decoded=None) -> None:
     """N looping NVDEC sessions, each frame released as soon as it is taken, until ``stop`` is set."""
-    from bench.gpu.end_to_end import _sessions
+    from bench.gpu.end_to_end import _sessions, release_frames
 
     sessions, ready = _sessions(clip, streams, on_eos="loop")
     for session in sessions.values():
         session.start()
     taken = 0
     try:
-        while not stop.is_set():
-            ready.clear()
-            got = False
-            for session in sessions.values():
-                frame = session.slot.take()
-                if frame is not None:
-                    frame.release()
-                    taken += 1
-                    got = True
-            if not got:
-                ready.wait(0.01)
+        taken = release_frames(sessions, ready, stop.is_set)
     finally:
         for session in sessions.values():
             session.stop()

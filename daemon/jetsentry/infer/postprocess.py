@@ -97,17 +97,15 @@ def postprocess_candidates(candidates: Sequence, boxes: Sequence[Letterbox], set
     confidences = np.concatenate([found.scores for found in candidates]).astype(np.float32, copy=False)
     class_ids = np.concatenate([found.class_ids for found in candidates])
     image = np.repeat(np.arange(images), counts)
-    half_wh = xywh[:, 2:] / np.float32(2)
-    xyxy = np.concatenate([xywh[:, :2] - half_wh, xywh[:, :2] + half_wh], axis=1)
-    offsets = (class_ids.astype(np.float32) * np.float32(settings.max_wh))[:, None]
-    keep = nms(xyxy + offsets, confidences, settings.iou, groups=image)  # score order, all images
+    xyxy, offset_xyxy = _corners(xywh, class_ids, settings)
+    keep = nms(offset_xyxy, confidences, settings.iou, groups=image)  # score order, all images
     keep = keep[np.argsort(image[keep], kind="stable")]  # by image, score order kept within each
     kept_image = image[keep]
     first = np.searchsorted(kept_image, np.arange(images))
     keep = keep[np.arange(keep.size) - first[kept_image] < settings.max_detections]
     kept_image = image[keep]
     out_boxes = xyxy[keep]
-    _to_source_pixels_per_row(out_boxes, kept_image, boxes)
+    _undo_letterbox(out_boxes, _letterbox_columns(boxes)[kept_image])
     bounds = np.cumsum(np.bincount(kept_image, minlength=images))[:-1]
     return [Detections(boxes=b, scores=s, class_ids=c) for b, s, c in zip(
         np.split(out_boxes, bounds), np.split(confidences[keep], bounds),
@@ -129,10 +127,8 @@ def _nms(xywh: np.ndarray, confidences: np.ndarray, class_ids: np.ndarray, setti
     if confidences.size > settings.max_nms:
         top = np.argsort(-confidences, kind="stable")[: settings.max_nms]
         xywh, confidences, class_ids = xywh[top], confidences[top], class_ids[top]
-    half_wh = xywh[:, 2:] / np.float32(2)
-    xyxy = np.concatenate([xywh[:, :2] - half_wh, xywh[:, :2] + half_wh], axis=1)
-    offsets = (class_ids.astype(np.float32) * np.float32(settings.max_wh))[:, None]
-    keep = nms(xyxy + offsets, confidences, settings.iou)[: settings.max_detections]
+    xyxy, offset_xyxy = _corners(xywh, class_ids, settings)
+    keep = nms(offset_xyxy, confidences, settings.iou)[: settings.max_detections]
     return Detections(
         boxes=xyxy[keep],
         scores=confidences[keep].astype(np.float32, copy=False),
@@ -164,24 +160,32 @@ def _final_detections(output: np.ndarray, boxes: Sequence[Letterbox], settings: 
     return results
 
 
-def _to_source_pixels_per_row(xyxy: np.ndarray, image: np.ndarray, boxes: Sequence[Letterbox]) -> None:
-    """``_to_source_pixels`` for rows of several images at once, row k by ``boxes[image[k]]``."""
-    per_image = np.array([(b.left, b.top, b.gain_x, b.gain_y, b.source_hw[1], b.source_hw[0]) for b in boxes],
-                         np.float32).reshape(-1, 6)[image]
-    xyxy[:, 0::2] -= per_image[:, 0:1]
-    xyxy[:, 1::2] -= per_image[:, 1:2]
-    xyxy[:, 0::2] /= per_image[:, 2:3]
-    xyxy[:, 1::2] /= per_image[:, 3:4]
-    np.clip(xyxy[:, 0::2], 0, per_image[:, 4:5], out=xyxy[:, 0::2])
-    np.clip(xyxy[:, 1::2], 0, per_image[:, 5:6], out=xyxy[:, 1::2])
+def _corners(xywh: np.ndarray, class_ids: np.ndarray, settings: PostprocessSettings) -> tuple[np.ndarray, np.ndarray]:
+    """xyxy boxes of cx, cy, w, h rows, and the same offset by class (class_id * max_wh) so that
+    NMS keeps classes apart."""
+    half_wh = xywh[:, 2:] / np.float32(2)
+    xyxy = np.concatenate([xywh[:, :2] - half_wh, xywh[:, :2] + half_wh], axis=1)
+    offsets = (class_ids.astype(np.float32) * np.float32(settings.max_wh))[:, None]
+    return xyxy, xyxy + offsets
+
+
+def _letterbox_columns(boxes: Sequence[Letterbox]) -> np.ndarray:
+    """(len(boxes), 6) float32: left, top, gain_x, gain_y, source width, source height."""
+    return np.array([(b.left, b.top, b.gain_x, b.gain_y, b.source_hw[1], b.source_hw[0]) for b in boxes],
+                    np.float32).reshape(-1, 6)
 
 
 def _to_source_pixels(xyxy: np.ndarray, box: Letterbox) -> None:
-    """Undo the letterbox in place: subtract the padding, divide by the gain, clip to the image."""
-    xyxy[:, 0::2] -= np.float32(box.left)
-    xyxy[:, 1::2] -= np.float32(box.top)
-    xyxy[:, 0::2] /= np.float32(box.gain_x)
-    xyxy[:, 1::2] /= np.float32(box.gain_y)
-    height, width = box.source_hw
-    np.clip(xyxy[:, 0::2], 0, width, out=xyxy[:, 0::2])
-    np.clip(xyxy[:, 1::2], 0, height, out=xyxy[:, 1::2])
+    """Undo one image's letterbox in place."""
+    _undo_letterbox(xyxy, _letterbox_columns([box]))
+
+
+def _undo_letterbox(xyxy: np.ndarray, columns: np.ndarray) -> None:
+    """Subtract the padding, divide by the gain, clip to the image, in place; ``columns`` is one
+    row of _letterbox_columns for all boxes, or one per box."""
+    xyxy[:, 0::2] -= columns[:, 0:1]
+    xyxy[:, 1::2] -= columns[:, 1:2]
+    xyxy[:, 0::2] /= columns[:, 2:3]
+    xyxy[:, 1::2] /= columns[:, 3:4]
+    np.clip(xyxy[:, 0::2], 0, columns[:, 4:5], out=xyxy[:, 0::2])
+    np.clip(xyxy[:, 1::2], 0, columns[:, 5:6], out=xyxy[:, 1::2])
