@@ -316,17 +316,39 @@ class Governor:
         self._publish(payload)
 
 
-class _RateMeter:
-    """Frames per second each camera hands over, from its frame counter between two reads."""
+# The span a handover rate is measured over: at 30 frames/s, one frame early or late moves a rate
+# over 0.2 s (the shortest monitor interval) by 5 frames/s, over 3 s by 0.3.
+RATE_WINDOW_S = 3.0
+# No rate before a camera has been read over this span (the shedder assumes one meanwhile).
+RATE_MIN_SPAN_S = 1.5
 
-    def __init__(self, clock: Callable[[], float]) -> None:
+
+class _RateMeter:
+    """Frames per second each camera hands over, from its frame counter over the last
+    RATE_WINDOW_S seconds of reads (over every read so far while a camera is newer than that);
+    none until its reads span RATE_MIN_SPAN_S."""
+
+    def __init__(self, clock: Callable[[], float], window_s: float = RATE_WINDOW_S) -> None:
         self._clock = clock
-        self._last: tuple[float, dict[str, int]] | None = None
+        self._window_s = window_s
+        self._reads: dict[str, deque[tuple[float, int]]] = {}
         self.rates: dict[str, float] = {}
 
     def update(self, frames: Mapping[str, int], now: float) -> dict[str, float]:
-        if self._last is not None and now > self._last[0]:
-            then, before = self._last
-            self.rates = {cid: (count - before.get(cid, 0)) / (now - then) for cid, count in frames.items()}
-        self._last = (now, dict(frames))
+        for cid in set(self._reads) - set(frames):  # a removed camera: its history goes with it
+            del self._reads[cid]
+        rates = {}
+        for cid, count in frames.items():
+            reads = self._reads.setdefault(cid, deque())
+            if reads and count < reads[-1][1]:  # a new session under the same id counts from 0
+                reads.clear()
+            if not reads or now > reads[-1][0]:
+                reads.append((now, count))
+            # Keep the newest read at or before the window's start, so the span covers the window.
+            while len(reads) > 2 and reads[1][0] <= now - self._window_s:
+                reads.popleft()
+            (then, before), (last, newest) = reads[0], reads[-1]
+            if last - then >= RATE_MIN_SPAN_S:
+                rates[cid] = (newest - before) / (last - then)
+        self.rates = rates
         return self.rates
