@@ -24,6 +24,7 @@ from jetsentry.publish.message import ModelInfo as MessageModelInfo
 from jetsentry.publish.message import build_detections_message
 from jetsentry.snapshot.latest import LatestFrames
 from jetsentry.track import ByteTracker, CameraTracker
+from jetsentry.track.tracker_group import TrackerGroup
 
 log = logging.getLogger("jetsentry.pipeline")
 
@@ -42,9 +43,21 @@ def tracker_input(detections: Detections, tracker: TrackerConfig) -> Detections:
     return detections.select(detections.scores > tracking_nms_confidence(tracker))
 
 
-def camera_tracker(config: TrackerConfig, *, confidence: float, frame_rate: float, name: str = "") -> CameraTracker:
-    """One camera's tracking from the configuration, publishing tracked scores above ``confidence``."""
-    tracker = ByteTracker(**tracker_parameters(config, confidence), frame_rate=frame_rate)
+def camera_tracker(config: TrackerConfig, *, confidence: float, frame_rate: float, name: str = "",
+                   groups: dict[tuple, TrackerGroup] | None = None) -> CameraTracker:
+    """One camera's tracking from the configuration, publishing tracked scores above ``confidence``.
+
+    groups: the TrackerGroups of cameras tracked together, by their parameters; the camera
+    joins the one with its parameters (made if missing).  None: a group of its own."""
+    parameters = tracker_parameters(config, confidence)
+    if groups is None:
+        tracker = ByteTracker(**parameters, frame_rate=frame_rate)
+    else:
+        key = tuple(sorted(parameters.items()))
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = TrackerGroup(**parameters)
+        tracker = ByteTracker(group=group, frame_rate=frame_rate)
     return CameraTracker(tracker, min_score=confidence, name=name)
 
 
@@ -155,6 +168,7 @@ class FrameProcessor:
         self._nms_confidence = tracking_nms_confidence(self._tracker_config)
         self._frame_rates = dict(frame_rates or {})
         self._trackers: dict[str, CameraTracker] = {}
+        self._tracker_groups: dict[tuple, TrackerGroup] = {}  # cameras of one group are tracked in one pass
         self._clock = clock
         self._serving = _Serving.of(detector)
         # The detector may be replaced between batches (detector_switch.py): a batch is inferred
@@ -331,7 +345,8 @@ class FrameProcessor:
         if tracker is None:
             rate = self._frame_rates.get(camera_id) or DEFAULT_FRAME_RATE
             tracker = self._trackers[camera_id] = camera_tracker(
-                self._tracker_config, confidence=self._detector.confidence, frame_rate=rate, name=camera_id)
+                self._tracker_config, confidence=self._detector.confidence, frame_rate=rate, name=camera_id,
+                groups=self._tracker_groups)
         return tracker
 
     def forget_camera(self, camera_id: str) -> None:
@@ -418,20 +433,22 @@ class FrameProcessor:
         thread than ``infer``, behind it: batch/finisher.py; one thread at a time, in order)."""
         formed, times = batch.formed, batch.times
         serving = batch.serving or self._serving
+        frames = batch.frames
+        if self._forget:
+            for camera_id in {frame.camera_id for frame in frames} & self._forget:
+                self._forget_tracks(camera_id)
+        detections = list(batch.detections)
+        tracking = [(0.0, self._clock())] * len(frames)  # per frame: tracking's ms, and when it ended
+        if self._tracker_config is not None:
+            self._track(frames, detections, tracking)
         results = []
-        for frame, dets in zip(batch.frames, batch.detections):
-            track_started = self._clock()
-            if self._forget and frame.camera_id in self._forget:
-                self._forget_tracks(frame.camera_id)
-            if self._tracker_config is not None:
-                dets = self._tracker_for(frame.camera_id).update(dets, frame.capture_ts)
-            tracked = self._clock()
+        for frame, dets, (tracking_ms, tracked) in zip(frames, detections, tracking):
             latency = {
                 "decode_to_batch": max(0.0, (formed - frame.received_monotonic) * 1e3),
                 "preprocess": times.preprocess_ms,
                 "inference": times.inference_ms,
                 "postprocess": times.postprocess_ms,
-                "tracking": (tracked - track_started) * 1e3,
+                "tracking": tracking_ms,
                 "total": max(0.0, (tracked - frame.received_monotonic) * 1e3),
             }
             payload = build_detections_message(
@@ -451,6 +468,33 @@ class FrameProcessor:
             results.append(ProcessedFrame(frame=frame, detections=dets, latency_ms=latency, payload=payload))
         self.latest.record(batch.frames, [result.detections for result in results], serving.labels)
         return results
+
+    def _track(self, frames: Sequence[Frame], detections: list[Detections],
+               tracking: list[tuple[float, float]]) -> None:
+        """Each frame's detections through its camera's tracker, in place; ``tracking`` gets
+        each frame's share: the time of the pass it was tracked in, and when that ended.
+
+        The cameras of a batch are tracked in one pass (per TrackerGroup); a camera with more
+        than one frame in the batch has them in successive passes, in batch order."""
+        rounds: list[dict[int, list[int]]] = []  # per pass: frame indices by tracker group
+        seen: dict[str, int] = {}
+        for index, frame in enumerate(frames):
+            tracker = self._tracker_for(frame.camera_id)
+            turn = seen.get(frame.camera_id, 0)
+            seen[frame.camera_id] = turn + 1
+            if turn == len(rounds):
+                rounds.append({})
+            rounds[turn].setdefault(id(tracker.tracker.group), []).append(index)
+        for passes in rounds:
+            for indices in passes.values():
+                started = self._clock()
+                tracked = CameraTracker.update_many([self._trackers[frames[i].camera_id] for i in indices],
+                                                    [detections[i] for i in indices],
+                                                    [frames[i].capture_ts for i in indices])
+                ended = self._clock()
+                for i, dets in zip(indices, tracked):
+                    detections[i] = dets
+                    tracking[i] = ((ended - started) * 1e3, ended)
 
 
 def _release(frames: Sequence[Frame]) -> None:

@@ -170,3 +170,30 @@ def test_pictures_go_back_to_their_decoder_once_prepared(brightness_model):
     with pytest.raises(Exception):
         processor.prepare([bad])
     assert released[-1] == "device"
+
+
+def test_a_batch_of_several_cameras_publishes_what_frame_by_frame_processing_does(brightness_model):
+    # Cameras tracked in one pass per batch, a camera twice in a batch in two passes: the same
+    # tracks and messages as one frame at a time.
+    rng = np.random.default_rng(11)
+    frames = []
+    for camera in ("a", "b", "c"):
+        scores = np.clip(rng.choice([0.9, 0.5, 0.2, 0.05], 24, p=[0.5, 0.2, 0.2, 0.1]), 0, 1).tolist()
+        frames.append(_frames(scores, fps=10.0, camera=camera))
+    # Interleaved, with camera a running two frames ahead so batches hold it twice.
+    order = frames[0][:2] + [f for triple in zip(frames[0][2:], frames[1], frames[2]) for f in triple]
+    order += frames[1][-2:] + frames[2][-2:]
+
+    def messages(batch: int) -> dict[str, list[tuple]]:
+        processor = _processor(brightness_model)
+        out: dict[str, list[tuple]] = {}
+        for i in range(0, len(order), batch):
+            for result in processor.process(order[i:i + batch]):
+                d = result.detections
+                out.setdefault(result.frame.camera_id, []).append(
+                    (result.frame.seq, d.track_ids.tolist(), d.scores.round(3).tolist()))
+        return out
+
+    one_by_one = messages(1)
+    assert messages(5) == one_by_one
+    assert sum(len(ids) for per_camera in one_by_one.values() for _, ids, _ in per_camera) > 30

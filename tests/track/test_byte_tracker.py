@@ -9,6 +9,7 @@ from jetsentry.config.models import TrackerConfig
 from jetsentry.detections import Detections
 from jetsentry.pipeline import tracker_parameters
 from jetsentry.track import ByteTracker
+from jetsentry.track.tracker_group import TrackerGroup
 from jetsentry.track.matching import iou_matrix
 from tests.track.synthetic import make_stream
 
@@ -232,8 +233,8 @@ def test_bad_arguments_are_rejected():
 def test_defaults_are_the_configurations_and_parameters_come_from_it():
     import inspect
 
-    defaults = {name: p.default for name, p in inspect.signature(ByteTracker).parameters.items()}
-    assert tracker_parameters(TrackerConfig()) == {k: v for k, v in defaults.items() if k != "frame_rate"}
+    defaults = {name: p.default for name, p in inspect.signature(TrackerGroup).parameters.items()}
+    assert tracker_parameters(TrackerConfig()) == defaults
     config = TrackerConfig(high_threshold=0.5, low_threshold=0.2, new_track_threshold=0.6, match_threshold=0.7,
                            track_buffer=12)
     tracker = ByteTracker(**tracker_parameters(config), frame_rate=15.0)

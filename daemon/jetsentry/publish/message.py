@@ -89,7 +89,9 @@ class LatencyMs(_MessagePart):
         "anchors above the threshold on the GPU)."
     )
     postprocess: Milliseconds = Field(description="Head decoding (the rest of it, on a GPU backend) and NMS for this frame.")
-    tracking: Milliseconds = Field(description="Tracker update for this frame.")
+    tracking: Milliseconds = Field(
+        description="The tracking pass this frame was in: one pass tracks a frame of each camera of the batch."
+    )
     total: Milliseconds = Field(description="From capture hand-over to the message being built (monotonic clock).")
 
 

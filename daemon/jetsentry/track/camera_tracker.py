@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from jetsentry.detections import Detections
 from jetsentry.track.byte_tracker import ByteTracker
@@ -54,6 +55,16 @@ class CameraTracker:
         self._advance(timestamp)
         tracked = self.tracker.update(dets)
         return tracked.select(tracked.scores > self.min_score)
+
+    @staticmethod
+    def update_many(cameras: Sequence[CameraTracker], frames: Sequence[Detections],
+                    timestamps: Sequence[float]) -> list[Detections]:
+        """``update`` of each camera with its frame and timestamp, the tracking in one pass
+        (ByteTracker.update_many: distinct cameras whose trackers share a TrackerGroup)."""
+        for camera, timestamp in zip(cameras, timestamps):
+            camera._advance(timestamp)
+        tracked = ByteTracker.update_many([camera.tracker for camera in cameras], frames)
+        return [t.select(t.scores > camera.min_score) for camera, t in zip(cameras, tracked)]
 
     def forget_tracks(self) -> None:
         """Drop every track now (ids keep counting); the rate measured so far is kept."""

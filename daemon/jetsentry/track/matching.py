@@ -14,8 +14,19 @@ def iou_matrix(boxes_a: np.ndarray, boxes_b: np.ndarray) -> np.ndarray:
     b = np.asarray(boxes_b, dtype=np.float32)
     if a.shape[0] == 0 or b.shape[0] == 0:
         return np.zeros((a.shape[0], b.shape[0]), dtype=np.float32)
-    a_t = a.T[:, :, None]  # each coordinate as a column, to broadcast against b's rows
-    b_t = b.T[:, None, :]
+    return _iou(a.T[:, :, None], b.T[:, None, :])  # each coordinate as a column, to broadcast against b's rows
+
+
+def iou_pairs(boxes_a: np.ndarray, boxes_b: np.ndarray) -> np.ndarray:
+    """(K, 4) and (K, 4) xyxy boxes -> (K,) IoU of row k with row k, float32: the values
+    iou_matrix gives for the same pairs, bit for bit."""
+    a = np.asarray(boxes_a, dtype=np.float32)
+    b = np.asarray(boxes_b, dtype=np.float32)
+    return _iou(a.T, b.T)
+
+
+def _iou(a_t: np.ndarray, b_t: np.ndarray) -> np.ndarray:
+    """IoU from coordinate-first float32 arrays (x1, y1, x2, y2 along axis 0) that broadcast."""
     inter_w = np.minimum(a_t[2], b_t[2])
     inter_w -= np.maximum(a_t[0], b_t[0])
     np.maximum(inter_w, 0, out=inter_w)
@@ -24,15 +35,25 @@ def iou_matrix(boxes_a: np.ndarray, boxes_b: np.ndarray) -> np.ndarray:
     np.maximum(inter_h, 0, out=inter_h)
     inter = inter_w
     inter *= inter_h
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    area_a = (a_t[2] - a_t[0]) * (a_t[3] - a_t[1])
+    area_b = (b_t[2] - b_t[0]) * (b_t[3] - b_t[1])
     # The small epsilon keeps degenerate (zero-area) pairs at IoU 0 instead of NaN.
-    union = area_a[:, None] + area_b[None, :]
+    union = area_a + area_b
     union -= inter
     union += np.float32(1e-7)
     inter /= union
     return inter
 
+
+def same_group_pairs(groups_a: np.ndarray, groups_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every (i, j) with groups_a[i] == groups_b[j], for group labels sorted ascending in both:
+    i ascending, and j ascending within each i (each group's block of a dense matrix, row by row)."""
+    lo = groups_b.searchsorted(groups_a, "left")
+    counts = groups_b.searchsorted(groups_a, "right") - lo
+    rows = np.arange(groups_a.shape[0]).repeat(counts)
+    run_start = counts.cumsum() - counts  # where each i's run begins among the pairs
+    cols = np.arange(rows.shape[0]) - (run_start - lo).repeat(counts)
+    return rows, cols
 
 def iou_cost(track_boxes: np.ndarray, det_boxes: np.ndarray) -> np.ndarray:
     """1 - IoU: 0 for identical boxes, 1 for disjoint ones."""
@@ -50,41 +71,102 @@ def fuse_score(cost: np.ndarray, det_scores: np.ndarray) -> np.ndarray:
 def linear_assignment(cost: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Minimum-cost matching that leaves a pair unmatched rather than pay threshold or more.
 
-    Returns (matches (K, 2) as [row, col] sorted by row, unmatched rows, unmatched cols).
-    The result is that of lapjv(extend_cost=True, cost_limit=threshold), as in the
-    ByteTrack reference: the optimum of sum(cost - threshold) over matched pairs.  That
-    problem splits along pairs below threshold, so rows and columns without such a pair
-    stay unmatched and a row and column that are each other's only candidate match
-    outright; only the rest (usually a handful of crossing objects) goes to lap's solver.
-    """
-    cost = np.asarray(cost, dtype=np.float64)
+    Returns (matches (K, 2) as [row, col] sorted by row, unmatched rows, unmatched cols):
+    linear_assignment_pairs over every pair of the matrix, as one group."""
+    cost = np.asarray(cost)
     n_rows, n_cols = cost.shape
+    rows, cols = np.divmod(np.arange(n_rows * n_cols), max(n_cols, 1))
+    return linear_assignment_pairs(rows, cols, cost.reshape(-1), np.zeros(n_rows, np.intp),
+                                   np.zeros(n_cols, np.intp), threshold, dense=True)
+
+
+def linear_assignment_pairs(
+    rows: np.ndarray, cols: np.ndarray, cost: np.ndarray, row_groups: np.ndarray, col_groups: np.ndarray,
+    threshold: float, *, dense: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """linear_assignment of each group (a camera) on its own, all groups in one pass.
+
+    ``rows``, ``cols``, ``cost``: every pair of a row and a column of the same group, as
+    same_group_pairs lists them; ``row_groups``, ``col_groups``: each row's and column's
+    group, sorted ascending.  A row is only ever matched to a column of its group.
+    ``dense``: the pairs are every (row, column) in row-major order (one group's whole matrix),
+    which lets the candidates be counted along the matrix's axes.
+
+    The result is, group by group, that of lapjv(extend_cost=True, cost_limit=threshold) on
+    the group's dense cost matrix, as in the ByteTrack reference: the optimum of
+    sum(cost - threshold) over matched pairs.  That problem splits along pairs below
+    threshold, so rows and columns without such a pair stay unmatched and a row and column
+    that are each other's only candidate match outright; only the rest (usually a handful of
+    crossing objects) goes to lap's solver, one group at a time.
+    Returns (matches (K, 2) as [row, col] sorted by row, unmatched rows, unmatched cols).
+    """
+    n_rows, n_cols = row_groups.shape[0], col_groups.shape[0]
     if n_rows == 0 or n_cols == 0:
         return EMPTY_MATCHES, np.arange(n_rows), np.arange(n_cols)
+    cost = np.asarray(cost, dtype=np.float64)
     candidate = cost < threshold
-    # Array methods, not np.flatnonzero/np.count_nonzero/np.stack: on the few rows of one
-    # camera's frame the functions' Python wrappers cost more than the work.
-    row_count = candidate.sum(axis=1)
-    col_count = candidate.sum(axis=0)
-    only_col = candidate.argmax(axis=1)
-    sole = (row_count == 1) & (col_count[only_col] == 1)
+    # Array methods, not np.flatnonzero/np.count_nonzero/np.stack: on the few rows of a
+    # frame the functions' Python wrappers cost more than the work.
+    if dense:  # counted along the matrix's axes; a sole row's column is its first candidate
+        matrix = candidate.reshape(n_rows, n_cols)
+        row_count, col_count = matrix.sum(axis=1), matrix.sum(axis=0)
+        only_col = matrix.argmax(axis=1)
+        sole_rows = ((row_count == 1) & (col_count[only_col] == 1)).nonzero()[0]
+        sole_cols = only_col[sole_rows]
+    else:
+        cand_rows, cand_cols = rows[candidate], cols[candidate]
+        row_count = np.bincount(cand_rows, minlength=n_rows)
+        col_count = np.bincount(cand_cols, minlength=n_cols)
+        sole = (row_count[cand_rows] == 1) & (col_count[cand_cols] == 1)
+        sole_rows, sole_cols = cand_rows[sole], cand_cols[sole]
     row_to_col = np.full(n_rows, -1, dtype=np.intp)
-    row_to_col[sole] = only_col[sole]
+    row_to_col[sole_rows] = sole_cols
     col_taken = np.zeros(n_cols, bool)
-    col_taken[only_col[sole]] = True
+    col_taken[sole_cols] = True
 
-    rows = ((row_count > 0) & ~sole).nonzero()[0]
-    if rows.size:
-        cols = ((col_count > 0) & ~col_taken).nonzero()[0]
-        _, sub_row_to_col, _ = lap.lapjv(cost[np.ix_(rows, cols)], extend_cost=True, cost_limit=threshold)
-        sub_row_to_col = np.asarray(sub_row_to_col, dtype=np.intp)
-        solved = sub_row_to_col >= 0
-        row_to_col[rows[solved]] = cols[sub_row_to_col[solved]]
+    left_rows = ((row_count > 0) & (row_to_col < 0)).nonzero()[0]
+    if left_rows.size:
+        left_cols = ((col_count > 0) & ~col_taken).nonzero()[0]
+        if dense:
+            _solve(cost.reshape(n_rows, n_cols)[np.ix_(left_rows, left_cols)], left_rows, left_cols, threshold,
+                   row_to_col)
+        else:
+            _solve_groups(rows, cols, cost, row_groups, col_groups, left_rows, left_cols, threshold, row_to_col)
 
     is_matched = row_to_col >= 0
-    matches = np.empty((np.count_nonzero(is_matched), 2), dtype=np.intp)
+    matches = np.empty((int(is_matched.sum()), 2), dtype=np.intp)
     matches[:, 0] = is_matched.nonzero()[0]
     matches[:, 1] = row_to_col[is_matched]
     col_taken[matches[:, 1]] = True
     return matches, (~is_matched).nonzero()[0], (~col_taken).nonzero()[0]
 
+
+def _solve_groups(rows: np.ndarray, cols: np.ndarray, cost: np.ndarray, row_groups: np.ndarray,
+                  col_groups: np.ndarray, left_rows: np.ndarray, left_cols: np.ndarray, threshold: float,
+                  row_to_col: np.ndarray) -> None:
+    """lapjv on each group's rows and columns left after the sole pairs, into row_to_col."""
+    # One dense matrix holds every group's block (rows and columns of a group are contiguous
+    # in it); pairs of different groups are never read.
+    row_at = np.full(row_groups.shape[0], -1, np.intp)
+    row_at[left_rows] = np.arange(left_rows.size)
+    col_at = np.full(col_groups.shape[0], -1, np.intp)
+    col_at[left_cols] = np.arange(left_cols.size)
+    inside = (row_at[rows] >= 0) & (col_at[cols] >= 0)
+    block = np.empty((left_rows.size, left_cols.size))
+    block[row_at[rows[inside]], col_at[cols[inside]]] = cost[inside]
+    groups_r, groups_c = row_groups[left_rows], col_groups[left_cols]
+    for group in np.unique(groups_r).tolist():  # groups with crossing objects: usually a few
+        r0, r1 = groups_r.searchsorted(group, "left"), groups_r.searchsorted(group, "right")
+        c0, c1 = groups_c.searchsorted(group, "left"), groups_c.searchsorted(group, "right")
+        if c1 == c0:  # cannot happen (a left row's candidate column is left too); lapjv needs columns
+            continue
+        _solve(block[r0:r1, c0:c1], left_rows[r0:r1], left_cols[c0:c1], threshold, row_to_col)
+
+
+def _solve(block: np.ndarray, block_rows: np.ndarray, block_cols: np.ndarray, threshold: float,
+           row_to_col: np.ndarray) -> None:
+    """lap's solver on one group's dense block of the rows and columns left, into row_to_col."""
+    _, sub_row_to_col, _ = lap.lapjv(block, extend_cost=True, cost_limit=threshold)
+    sub_row_to_col = np.asarray(sub_row_to_col, dtype=np.intp)
+    solved = sub_row_to_col >= 0
+    row_to_col[block_rows[solved]] = block_cols[sub_row_to_col[solved]]

@@ -1,9 +1,10 @@
 """The tracker's tracks as parallel arrays, one row per track (no per-track objects).
 
 This plays the part of the reference's STrack list: row order matters (it is the
-reference's list order, which decides ties in the assignment), so the tracker keeps one
-table, the tracked rows first and the lost ones after them, and rebuilds it each frame with
-take() (and concat() for births).
+reference's list order, which decides ties in the assignment).  One table holds the tracks of
+every camera of a TrackerGroup, grouped by camera slot in ascending order, each camera's
+tracked rows first and its lost ones after them; the group rebuilds it each frame with take()
+(and concat() for births).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class TrackTable:
     frame_id: np.ndarray  # (N,) int64, last frame the track was matched
     start_frame: np.ndarray  # (N,) int64, frame the track was born
     det_index: np.ndarray  # (N,) int64, detection matched in the current frame, else -1
+    slot: np.ndarray  # (N,) int64, the camera (TrackerGroup slot) the track belongs to
 
     @classmethod
     def empty(cls) -> TrackTable:
@@ -42,22 +44,26 @@ class TrackTable:
             frame_id=np.zeros(0, np.int64),
             start_frame=np.zeros(0, np.int64),
             det_index=np.zeros(0, np.int64),
+            slot=np.zeros(0, np.int64),
         )
 
     @classmethod
-    def born(cls, boxes: np.ndarray, det_index: np.ndarray, frame_id: int, activated: bool) -> TrackTable:
-        """New tracks from xyxy detection boxes, one row per box."""
+    def born(cls, boxes: np.ndarray, det_index: np.ndarray, frame_id: np.ndarray, activated: np.ndarray,
+             slot: np.ndarray) -> TrackTable:
+        """New tracks from xyxy detection boxes, one row per box; the other arguments per box too."""
         n = boxes.shape[0]
         mean, covariance = kalman_filter.initiate(kalman_filter.xyxy_to_xyah(boxes))
+        frame_id = np.asarray(frame_id, np.int64)
         return cls(
             mean=mean,
             covariance=covariance,
             track_id=np.full(n, NO_TRACK_ID, np.int64),
             state=np.full(n, TRACKED, np.int8),
-            activated=np.full(n, activated, bool),
-            frame_id=np.full(n, frame_id, np.int64),
-            start_frame=np.full(n, frame_id, np.int64),
+            activated=np.asarray(activated, bool),
+            frame_id=frame_id,
+            start_frame=frame_id.copy(),
             det_index=np.asarray(det_index, np.int64),
+            slot=np.asarray(slot, np.int64),
         )
 
     def __len__(self) -> int:
