@@ -100,26 +100,14 @@ def build_processor(model_cfg: ModelConfig, tracker_cfg: TrackerConfig | None, *
 
 def _settings(args: argparse.Namespace) -> tuple[ModelConfig, TrackerConfig | None, EngineOptions]:
     """Model and tracker settings: from --config if given, then command-line overrides."""
-    from jetsentry.config import load_config, validate_section
+    from jetsentry.config.model_file import model_for_file
 
-    model_fields: dict = {}
-    tracker_cfg = TrackerConfig()
-    state_dir = DEFAULT_STATE_DIR
-    if args.config is not None:
-        cfg = load_config(args.config)
-        model_fields = cfg.model.model_dump()
-        tracker_cfg = cfg.tracker
-        state_dir = cfg.state_dir
+    model_cfg, app = model_for_file(args.model, args.config, {
+        "input_size": args.input_size, "confidence": args.conf, "iou": args.iou, "backend": args.backend})
+    tracker_cfg = app.tracker if app is not None else TrackerConfig()
+    state_dir = app.state_dir if app is not None else DEFAULT_STATE_DIR
     if getattr(args, "state_dir", None) is not None:
         state_dir = args.state_dir
-    model_fields["path"] = args.model
-    # --model names the file to run: the config's variants and precision belong to its own model.path.
-    model_fields.update(variants={}, precision="auto")
-    for attr, key in (("input_size", "input_size"), ("conf", "confidence"), ("iou", "iou"), ("backend", "backend")):
-        value = getattr(args, attr)
-        if value is not None:
-            model_fields[key] = value
-    model_cfg = validate_section(ModelConfig, model_fields, "model settings")
     options = EngineOptions(max_batch=max(1, args.batch), state_dir=state_dir)
     return model_cfg, (None if args.no_track or not tracker_cfg.enabled else tracker_cfg), options
 

@@ -137,23 +137,15 @@ def _check_numbers(args: argparse.Namespace) -> None:
 
 def _settings(args: argparse.Namespace) -> tuple[ModelConfig, TrackerConfig, float]:
     """Detector settings at the evaluation confidence, the tracker's, and the daemon's confidence."""
-    from jetsentry.config import load_config, validate_section
+    from jetsentry.config.model_file import model_for_file
 
-    model_fields: dict = {}
-    tracker_cfg = TrackerConfig()
-    if args.config is not None:
-        cfg = load_config(args.config)
-        model_fields = cfg.model.model_dump()
-        tracker_cfg = cfg.tracker
-    track_conf = args.track_conf if args.track_conf is not None else model_fields.get(
-        "confidence", ModelConfig.model_fields["confidence"].default)
-    model_fields.update(path=args.model, confidence=args.conf)
-    # --model names the file to run: the config's variants and precision belong to its own model.path.
-    model_fields.update(variants={}, precision="auto")
-    for key, value in (("iou", args.iou), ("input_size", args.input_size), ("backend", args.backend)):
-        if value is not None:
-            model_fields[key] = value
-    return validate_section(ModelConfig, model_fields, "model settings"), tracker_cfg, float(track_conf)
+    model_cfg, app = model_for_file(args.model, args.config, {
+        "confidence": args.conf, "iou": args.iou, "input_size": args.input_size, "backend": args.backend})
+    tracker_cfg = app.tracker if app is not None else TrackerConfig()
+    track_conf = args.track_conf
+    if track_conf is None:
+        track_conf = app.model.confidence if app is not None else ModelConfig.model_fields["confidence"].default
+    return model_cfg, tracker_cfg, float(track_conf)
 
 
 def _checked_model(model_path: Path, scene_classes: tuple[str, ...], scene_path: Path):
