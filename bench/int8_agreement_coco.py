@@ -51,6 +51,19 @@ def detect(path: Path, frames: list[np.ndarray]) -> list:
         return [detector.detect([frame])[0][0] for frame in frames]
 
 
+def fold_calibrations(folds: list[list[np.ndarray]], info: ModelInfo, work: Path) -> list:
+    """Each fold's views as a calibration set, through image folders under ``work`` (the
+    quantizer's own loader)."""
+    sets = []
+    for index, fold in enumerate(folds):
+        folder = work / f"fold{index}"
+        folder.mkdir()
+        for number, frame in enumerate(views(fold)):
+            cv2.imwrite(str(folder / f"{number:03d}.png"), frame)
+        sets.append(load_calibration(folder, info, len(views(fold))))
+    return sets
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, default=COCO_MODEL)
@@ -69,13 +82,7 @@ def main() -> int:
     rows = {}
     with tempfile.TemporaryDirectory(prefix="int8-coco-") as work:
         work = Path(work)
-        calibration_sets = []
-        for index, fold in enumerate(folds):
-            folder = work / f"fold{index}"
-            folder.mkdir()
-            for number, frame in enumerate(views(fold)):
-                cv2.imwrite(str(folder / f"{number:03d}.png"), frame)
-            calibration_sets.append(load_calibration(folder, info, len(views(fold))))
+        calibration_sets = fold_calibrations(folds, info, work)
         settings = [(method, {}) for method in args.methods]
         settings += [(f"percentile {value:g}", {"percentile": value}) for value in args.percentiles]
         for method, options in settings:
