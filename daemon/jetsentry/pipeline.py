@@ -229,8 +229,7 @@ class FrameProcessor:
                 self._keep.add(id(old))
         keep = list(old.info.class_names) == list(detector.info.class_names)
         if not keep:  # class ids mean other things now; track ids keep counting
-            for tracker in self._trackers.values():
-                tracker.forget_tracks()
+            self._forget.update(list(self._trackers))  # before each camera's next frame, on the finishing thread
         self.close_retired()
         return old, keep
 
@@ -435,8 +434,9 @@ class FrameProcessor:
         serving = batch.serving or self._serving
         frames = batch.frames
         if self._forget:
-            for camera_id in {frame.camera_id for frame in frames} & self._forget:
-                self._forget_tracks(camera_id)
+            for camera_id in {frame.camera_id for frame in frames}:
+                if camera_id in self._forget:  # (membership only: other threads add to the set)
+                    self._forget_tracks(camera_id)
         detections = list(batch.detections)
         tracking = [(0.0, self._clock())] * len(frames)  # per frame: tracking's ms, and when it ended
         if self._tracker_config is not None:
