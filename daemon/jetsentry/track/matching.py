@@ -145,22 +145,24 @@ def _solve_groups(rows: np.ndarray, cols: np.ndarray, cost: np.ndarray, row_grou
                   col_groups: np.ndarray, left_rows: np.ndarray, left_cols: np.ndarray, threshold: float,
                   row_to_col: np.ndarray) -> None:
     """lapjv on each group's rows and columns left after the sole pairs, into row_to_col."""
-    # One dense matrix holds every group's block (rows and columns of a group are contiguous
-    # in it); pairs of different groups are never read.
+    # Each left row's and column's place among the left ones: a group's are contiguous there.
     row_at = np.full(row_groups.shape[0], -1, np.intp)
     row_at[left_rows] = np.arange(left_rows.size)
     col_at = np.full(col_groups.shape[0], -1, np.intp)
     col_at[left_cols] = np.arange(left_cols.size)
-    inside = (row_at[rows] >= 0) & (col_at[cols] >= 0)
-    block = np.empty((left_rows.size, left_cols.size))
-    block[row_at[rows[inside]], col_at[cols[inside]]] = cost[inside]
+    inside = ((row_at[rows] >= 0) & (col_at[cols] >= 0)).nonzero()[0]  # in group order, as the pairs
+    pair_rows, pair_cols, pair_cost = row_at[rows[inside]], col_at[cols[inside]], cost[inside]
     groups_r, groups_c = row_groups[left_rows], col_groups[left_cols]
+    pair_groups = groups_r[pair_rows]
     for group in np.unique(groups_r).tolist():  # groups with crossing objects: usually a few
         r0, r1 = groups_r.searchsorted(group, "left"), groups_r.searchsorted(group, "right")
         c0, c1 = groups_c.searchsorted(group, "left"), groups_c.searchsorted(group, "right")
         if c1 == c0:  # cannot happen (a left row's candidate column is left too); lapjv needs columns
             continue
-        _solve(block[r0:r1, c0:c1], left_rows[r0:r1], left_cols[c0:c1], threshold, row_to_col)
+        p0, p1 = pair_groups.searchsorted(group, "left"), pair_groups.searchsorted(group, "right")
+        block = np.empty((r1 - r0, c1 - c0))  # every entry is a pair of the group: all are set
+        block[pair_rows[p0:p1] - r0, pair_cols[p0:p1] - c0] = pair_cost[p0:p1]
+        _solve(block, left_rows[r0:r1], left_cols[c0:c1], threshold, row_to_col)
 
 
 def _solve(block: np.ndarray, block_rows: np.ndarray, block_cols: np.ndarray, threshold: float,
