@@ -127,3 +127,19 @@ def test_the_dense_assignment_is_the_pairs_assignment_of_one_group():
         assert sorted(left_rows.tolist() + matches[:, 0].tolist()) == list(range(cost.shape[0]))
         assert sorted(left_cols.tolist() + matches[:, 1].tolist()) == list(range(cost.shape[1]))
         assert (cost[matches[:, 0], matches[:, 1]] < 0.8).all()
+
+
+def test_crowded_cameras_in_one_pass_track_as_each_alone():
+    # Many objects and false positives per camera: most of each pass goes to lap's solver.
+    cameras, frames = 8, 30
+    data = [make_stream(300 + c, num_frames=frames, num_objects=80, false_positives_per_frame=8).detections
+            for c in range(cameras)]
+    group = TrackerGroup(**PARAMETERS)
+    together = [ByteTracker(group=group) for _ in range(cameras)]
+    alone = [ByteTracker(**PARAMETERS) for _ in range(cameras)]
+    for f in range(frames):
+        out = ByteTracker.update_many(together, [data[c][f] for c in range(cameras)])
+        for c in range(cameras):
+            assert_same(out[c], alone[c].update(data[c][f]), f"camera {c}, frame {f}")
+    assert sum(len(o) for o in out) > 80  # tracks in every camera at the end
+    assert np.mean([len(d) for stream in data for d in stream]) > 25  # crowded frames went in
