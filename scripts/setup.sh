@@ -38,6 +38,7 @@ APT_PACKAGES=(
 # the arm64 one's second debootstrap stage under qemu.
 if [[ $testing == yes ]]; then
   APT_PACKAGES+=(debhelper dpkg-dev fakeroot lintian debootstrap apt-utils qemu-user-static binfmt-support)
+  APT_PACKAGES+=(gcc libc6-dev)  # builds the fake libnvcuvid of tests/capture/test_nvcuvid.py
 fi
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -5,7 +5,7 @@
 # 64 MiB with the working tree).  Files outside the repository stay while the machine is
 # warm, so parts carried by earlier calls wait in /tmp/parts.
 #   bash bench/gpu/lease.sh STAGE [ARGS]
-#   stages: carry (copy this call's parts), prep, tests, kernel, e2e, quantized, ultralytics, memory, mdwe, nvml, governor, run
+#   stages: carry (copy this call's parts), prep, tests, kernel, e2e, quantized, ultralytics, memory, mdwe, nvml, nvcuvid, governor, run
 set -u
 CARRY=$PWD/.carry/gpu
 CODE=$PWD
@@ -47,6 +47,7 @@ case "${1:-prep}" in
   mdwe) shift; timeout 300 python3 -m tests.support.mdwe_run -m pytest -q -p no:cacheprovider -c pyproject.toml --rootdir . \
           "$@" 2>&1 | tee "$OUT/mdwe.txt" | tail -30 ;;   # the GPU tests under MemoryDenyWriteExecute's rule
   nvml) timeout 120 python3 bench/gpu/nvml_monitor_check.py --out "$OUT" 2>&1 | tail -30 ;;
+  nvcuvid) shift; timeout 400 python3 bench/gpu/nvcuvid_probe.py --clip /tmp/data/clip.mp4 --out "$OUT" "$@" 2>&1 | tail -30 ;;
   governor) shift; timeout 400 python3 bench/gpu/governor_gpu.py --providers cuda --out "$OUT" "$@" 2>&1 | tail -40 ;;
   run) shift; "$@" ;;
   *) echo "unknown stage $1" ;;
