@@ -49,13 +49,17 @@ from jetsentry.pipeline import FrameProcessor  # noqa: E402
 DONE = (SessionState.STOPPED, SessionState.FAILED)
 
 
+NVDEC_LIBRARY = {"name": "pynvvideocodec"}  # capture.nvdec_library of every session (--nvdec-library)
+
+
 def _sessions(clip: Path, count: int, *, realtime: bool = False, on_eos: str = "stop", fps_cap=None):
     ready = threading.Event()
     sessions = {}
     for index in range(count):
         camera = CameraConfig(id=f"cam{index}", source=str(clip), realtime=realtime, on_eos=on_eos,
                               decoder="nvdec", fps_cap=fps_cap)
-        sessions[camera.id] = CameraSession(camera, CaptureConfig(connect_timeout_s=30), LatestFrameSlot(ready),
+        capture = CaptureConfig(connect_timeout_s=30, nvdec_library=NVDEC_LIBRARY["name"])
+        sessions[camera.id] = CameraSession(camera, capture, LatestFrameSlot(ready),
                                             backend=CaptureBackend("nvdec", "bench", 0))
     return sessions, ready
 
@@ -354,11 +358,14 @@ def main() -> int:
                         help="also run the streams split over this many processes (each its own engine)")
     parser.add_argument("--switch-intervals-ms", type=float, nargs="*", default=[],
                         help="also run the pipeline at these Python switch intervals (sys.setswitchinterval)")
+    parser.add_argument("--nvdec-library", choices=("pynvvideocodec", "nvcuvid"), default="pynvvideocodec",
+                        help="capture.nvdec_library of the decoding sessions")
     parser.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", ".")))
     args = parser.parse_args()
+    NVDEC_LIBRARY["name"] = args.nvdec_library
     device = get_device(0)
     result: dict = {"card": device.info.name, "date": time.strftime("%Y-%m-%d"), "command": " ".join(sys.argv),
-                    "model": args.model.name, "clip": args.clip.name}
+                    "model": args.model.name, "clip": args.clip.name, "nvdec_library": args.nvdec_library}
     args.out.mkdir(parents=True, exist_ok=True)
     if args.memory:
         result["memory"] = memory(args.model, args.clip, max(args.streams), args.memory, args.max_batch)

@@ -1,4 +1,5 @@
-"""NVDEC capture through PyNvVideoCodec: the session's state machine and slot with device pictures.
+"""NVDEC capture: the session's state machine and slot with device pictures, decoded by
+PyNvVideoCodec or by the driver's libnvcuvid through ctypes (capture.nvdec_library).
 
 Needs a GPU, PyNvVideoCodec and an H.264 clip: $JETSENTRY_GPU_CLIP, or one made with
 GStreamer where it is installed.
@@ -40,10 +41,13 @@ def clip(tmp_path_factory) -> Path:
         pytest.skip(f"needs an H.264 clip ($JETSENTRY_GPU_CLIP) or GStreamer to make one: {exc}")
 
 
-def _session(source, **camera):
+LIBRARIES = pytest.mark.parametrize("library", ["pynvvideocodec", "nvcuvid"])
+
+
+def _session(source, library="pynvvideocodec", **camera):
     slot = LatestFrameSlot()
     config = CameraConfig(id="gpu", source=str(source), decoder="nvdec", **camera)
-    session = CameraSession(config, CaptureConfig(connect_timeout_s=20), slot,
+    session = CameraSession(config, CaptureConfig(connect_timeout_s=20, nvdec_library=library), slot,
                             backend=CaptureBackend("nvdec", "test", 0))
     return session, slot
 
@@ -66,10 +70,11 @@ def _drain(session, slot, check=None, timeout_s=120.0):
     return taken
 
 
-def test_every_frame_of_a_recording_arrives_as_a_device_picture(nvdec, clip):
+@LIBRARIES
+def test_every_frame_of_a_recording_arrives_as_a_device_picture(nvdec, clip, library):
     import cv2
 
-    session, slot = _session(clip, realtime=False, on_eos="stop")
+    session, slot = _session(clip, library, realtime=False, on_eos="stop")
     reference = cv2.VideoCapture(str(clip))
     ok, first_bgr = reference.read()
     differences = []
@@ -89,10 +94,11 @@ def test_every_frame_of_a_recording_arrives_as_a_device_picture(nvdec, clip):
         assert differences[0] < 3.0
 
 
-def test_a_played_file_loops_and_released_buffers_are_reused(nvdec, clip):
+@LIBRARIES
+def test_a_played_file_loops_and_released_buffers_are_reused(nvdec, clip, library):
     from jetsentry.capture.nvdec import POOL_SIZE
 
-    session, slot = _session(clip, realtime=True, on_eos="loop", fps_cap=60)
+    session, slot = _session(clip, library, realtime=True, on_eos="loop", fps_cap=60)
     session.start()
     assert session.wait_for_state(SessionState.STREAMING, 30)
     pointers = set()
@@ -116,8 +122,9 @@ def test_a_missing_file_fails_the_camera(nvdec, tmp_path):
     assert "file not found" in session.last_error
 
 
-def test_stop_while_a_frame_waits_for_the_consumer(nvdec, clip):
-    session, slot = _session(clip, realtime=False, on_eos="stop")
+@LIBRARIES
+def test_stop_while_a_frame_waits_for_the_consumer(nvdec, clip, library):
+    session, slot = _session(clip, library, realtime=False, on_eos="stop")
     session.start()
     assert session.wait_for_state(SessionState.STREAMING, 30)
     time.sleep(0.3)  # the decode thread now waits in put_when_taken

@@ -18,7 +18,7 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from jetsentry.capture.connection import ConnectionEvent, Delivery, EndOfStream, Failed, FrameSink
@@ -43,6 +43,7 @@ from jetsentry.config.source_uri import SourceUri
 POOL_SIZE = 5
 PITCH_ALIGN = 256  # bytes; keeps every row of the copy aligned for the kernel's loads
 _CODECS = {"H264": "h264", "HEVC": "h265"}
+_NVCUVID_CODECS = {"h264": 4, "h265": 8}  # cudaVideoCodec_H264, cudaVideoCodec_HEVC (capture/nvcuvid.py)
 
 
 class _Cancelled(Exception):
@@ -116,6 +117,12 @@ def decoded_planes(frame: Any, width: int, height: int) -> tuple[int, int, int, 
     return luma, width, luma + width * height, width
 
 
+def packet_bytes(packet: Any) -> tuple[int, int, int | None]:
+    """(host address, size, pts) of a PyNvVideoCodec demuxer packet (its PacketData fields)."""
+    pts = getattr(packet, "pts", None)
+    return int(packet.bsl_data), int(packet.bsl), None if pts is None else int(pts)
+
+
 class NvdecConnection:
     """Demux and decode on a thread of its own; events to the session thread through a queue."""
 
@@ -131,6 +138,7 @@ class NvdecConnection:
         wall_clock: Callable[[], float],
         clock: Callable[[], float],
         device: int = 0,
+        library: str = "pynvvideocodec",
     ) -> None:
         from jetsentry.optional import PYNVVIDEOCODEC, MissingDependencyError, require
 
@@ -154,6 +162,7 @@ class NvdecConnection:
         self.problems = DecodeProblems()
         self._lossless, self._paced = lossless, paced
         self._wall_clock, self._clock = wall_clock, clock
+        self._library = library
         self._gpu = get_device(device)
         self._streams = stream_pool(self._gpu)
         self._stream = self._streams.take()  # given back, never destroyed: see StreamPool
@@ -198,42 +207,79 @@ class NvdecConnection:
     def _run(self) -> None:
         import PyNvVideoCodec as nvc
 
-        demuxer = decoder = None
+        demuxer = pictures = None
         try:
             self._gpu.activate()
             demuxer = self._open(nvc)
-            decoder = nvc.CreateDecoder(gpuid=self._gpu.index, codec=demuxer.GetNvCodecId(),
-                                        cudacontext=int(self._gpu.context), cudastream=self._stream.handle,
-                                        usedevicememory=True)
+            decoded = self._nvcuvid_pictures if self._library == "nvcuvid" else self._pynvvideocodec_pictures
+            pictures = decoded(nvc, demuxer)
             fps = self.file_info.fps if self.file_info is not None else None
             started_wall, started = self._wall_clock(), self._clock()
             index = 0
-            for packet in demuxer:
-                for frame in decoder.Decode(packet):
-                    if self._stop.is_set():
-                        return
-                    position = index / fps if fps else None
-                    index += 1
-                    if self._paced and position is not None:  # a file played at its own rate, like a camera
-                        delay = started + position - self._clock()
-                        if delay > 0 and self._stop.wait(delay):
-                            return
-                    capture_ts = (lambda p=position: started_wall + p) if self.kind == "file" and position is not None \
-                        else self._wall_clock
-                    if self._frames.deliver(lambda f=frame: self._picture(f), position, capture_ts) is Delivery.CANCELLED:
-                        return
+            for planes in pictures:
                 if self._stop.is_set():
                     return
-            self._events.put(EndOfStream())
+                position = index / fps if fps else None
+                index += 1
+                if self._paced and position is not None:  # a file played at its own rate, like a camera
+                    delay = started + position - self._clock()
+                    if delay > 0 and self._stop.wait(delay):
+                        return
+                capture_ts = (lambda p=position: started_wall + p) if self.kind == "file" and position is not None \
+                    else self._wall_clock
+                if self._frames.deliver(lambda g=planes: self._picture(g), position, capture_ts) is Delivery.CANCELLED:
+                    return
+            if not self._stop.is_set():
+                self._events.put(EndOfStream())
         except _Cancelled:
             return
         except CaptureError as exc:
             self._events.put(Failed(exc))
-        except Exception as exc:  # noqa: BLE001 - PyNvVideoCodec raises its own types
+        except Exception as exc:  # noqa: BLE001 - PyNvVideoCodec and libnvcuvid raise their own types
             self._events.put(Failed(self._classify(exc)))
         finally:
-            frame = packet = None  # noqa: F841 - drop every reference to the decoder's objects here
-            decoder = demuxer = None  # noqa: F841 - PyNvVideoCodec frees its decoder when the object goes
+            if pictures is not None:
+                pictures.close()  # the decoder goes with its generator
+            planes = pictures = demuxer = None  # noqa: F841 - drop every reference to the decoder's objects here
+
+    # Each yields, per decoded frame in display order, a function giving the frame's planes
+    # (luma address, luma pitch, chroma address, chroma pitch) and what to call once they were copied.
+
+    def _pynvvideocodec_pictures(self, nvc: Any, demuxer: Any) -> Iterator[Callable[[], tuple]]:
+        info = self.file_info
+        decoder = nvc.CreateDecoder(gpuid=self._gpu.index, codec=demuxer.GetNvCodecId(),
+                                    cudacontext=int(self._gpu.context), cudastream=self._stream.handle,
+                                    usedevicememory=True)
+        try:
+            for packet in demuxer:
+                for frame in decoder.Decode(packet):
+                    yield lambda f=frame: (decoded_planes(f, info.width, info.height), None)
+                if self._stop.is_set():
+                    return
+        finally:
+            frame = packet = decoder = None  # noqa: F841 - PyNvVideoCodec frees its decoder when the object goes
+
+    def _nvcuvid_pictures(self, nvc: Any, demuxer: Any) -> Iterator[Callable[[], tuple]]:
+        from jetsentry.capture.nvcuvid import CuvidDecoder
+
+        decoder = CuvidDecoder(_NVCUVID_CODECS[self.file_info.codec])
+        stream = self._stream.handle
+
+        def mapped(picture) -> tuple:
+            frame = decoder.map(picture, stream)  # waits (without the GIL) until the picture is decoded
+            return (frame.luma, frame.pitch, frame.chroma, frame.pitch), frame.unmap
+
+        try:
+            for packet in demuxer:
+                address, size, pts = packet_bytes(packet)
+                for picture in decoder.decode(address, size, pts):
+                    yield lambda p=picture: mapped(p)
+                if self._stop.is_set():
+                    return
+            for picture in decoder.flush():
+                yield lambda p=picture: mapped(p)
+        finally:
+            decoder.close()
 
     def _open(self, nvc: Any) -> Any:
         try:
@@ -252,7 +298,7 @@ class NvdecConnection:
                                        duration_s=None)
         return demuxer
 
-    def _picture(self, frame: Any) -> DevicePicture:
+    def _picture(self, planes: Callable[[], tuple]) -> DevicePicture:
         from jetsentry.gpu.memory import copy_2d_async
 
         info = self.file_info
@@ -260,8 +306,9 @@ class NvdecConnection:
             self._pool = DevicePicturePool(self._gpu, info.width, info.height)
         pool = self._pool
         buffer = pool.take(self._stop)
+        done = None
         try:
-            luma, luma_pitch, chroma, chroma_pitch = decoded_planes(frame, info.width, info.height)
+            (luma, luma_pitch, chroma, chroma_pitch), done = planes()
             width_bytes = even_size(info.width, info.height)[0]
             copy_2d_async(dst=buffer.ptr, dst_pitch=pool.pitch, src=luma, src_pitch=luma_pitch,
                           width_bytes=width_bytes, height=pool.luma_rows, stream=self._stream.handle)
@@ -272,6 +319,9 @@ class NvdecConnection:
         except BaseException:
             pool.give_back(buffer)
             raise
+        finally:
+            if done is not None:
+                done()  # the decoder's surface back (libnvcuvid: unmapped)
         return DevicePicture(luma_ptr=buffer.ptr, chroma_ptr=buffer.ptr + pool.pitch * pool.luma_rows,
                              pitch=pool.pitch, width=info.width, height=info.height, device=self._gpu.index,
                              stream=self._stream.handle, release=lambda: pool.give_back(buffer))

@@ -317,7 +317,8 @@ class CameraSession:
 
             return NvdecConnection(self, self.camera, self._source, file_info=self._file_info,
                                    lossless=self._lossless, paced=self._sink.sync, wall_clock=self._wall_clock,
-                                   clock=self._clock, device=self.backend.device)
+                                   clock=self._clock, device=self.backend.device,
+                                   library=self._capture.nvdec_library)
         from jetsentry.capture.buffers import CaptureClock
         from jetsentry.capture.gst_connection import GstConnection
 

@@ -161,6 +161,12 @@ class CaptureConfig(StrictModel):
         "nvv4l2decoder, then nvh264dec/nvh265dec, then avdec_*), or nvdec (PyNvVideoCodec, frames stay on the "
         "GPU), nvv4l2, nvcodec, cpu, or an explicit GStreamer element name.",
     )
+    nvdec_library: Literal["pynvvideocodec", "nvcuvid"] = Field(
+        "pynvvideocodec",
+        description="What decodes for decoder nvdec (PyNvVideoCodec demuxes either way): pynvvideocodec, or "
+        "nvcuvid: the driver's libnvcuvid through ctypes, without holding Python's GIL while it works "
+        "(experimental: not yet verified on a GPU).",
+    )
     backoff_base_s: float = Field(0.5, gt=0, le=60, description="First reconnect delay ceiling (full jitter).")
     backoff_cap_s: float = Field(30.0, gt=0, le=3600, description="Largest reconnect delay ceiling.")
     stall_timeout_s: float = Field(5.0, gt=0, le=600, description="No frame for this long -> RECOVERING.")
