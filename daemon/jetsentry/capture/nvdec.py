@@ -250,36 +250,44 @@ class NvdecConnection:
         decoder = nvc.CreateDecoder(gpuid=self._gpu.index, codec=demuxer.GetNvCodecId(),
                                     cudacontext=int(self._gpu.context), cudastream=self._stream.handle,
                                     usedevicememory=True)
-        try:
-            for packet in demuxer:
-                for frame in decoder.Decode(packet):
-                    yield lambda f=frame: (decoded_planes(f, info.width, info.height), None)
-                if self._stop.is_set():
-                    return
-        finally:
-            frame = packet = decoder = None  # noqa: F841 - PyNvVideoCodec frees its decoder when the object goes
+
+        def pictures() -> Iterator[Callable[[], tuple]]:
+            nonlocal decoder
+            try:
+                for packet in demuxer:
+                    for frame in decoder.Decode(packet):
+                        yield lambda f=frame: (decoded_planes(f, info.width, info.height), None)
+                    if self._stop.is_set():
+                        return
+            finally:
+                decoder = None  # PyNvVideoCodec frees its decoder when the object goes
+
+        return pictures()
 
     def _nvcuvid_pictures(self, nvc: Any, demuxer: Any) -> Iterator[Callable[[], tuple]]:
         from jetsentry.capture.nvcuvid import CuvidDecoder
 
-        decoder = CuvidDecoder(_NVCUVID_CODECS[self.file_info.codec])
+        decoder = CuvidDecoder(_NVCUVID_CODECS[self.file_info.codec])  # its decoder: at the first sequence header
         stream = self._stream.handle
 
         def mapped(picture) -> tuple:
             frame = decoder.map(picture, stream)  # waits (without the GIL) until the picture is decoded
             return (frame.luma, frame.pitch, frame.chroma, frame.pitch), frame.unmap
 
-        try:
-            for packet in demuxer:
-                address, size, pts = packet_bytes(packet)
-                for picture in decoder.decode(address, size, pts):
+        def pictures() -> Iterator[Callable[[], tuple]]:
+            try:
+                for packet in demuxer:
+                    address, size, pts = packet_bytes(packet)
+                    for picture in decoder.decode(address, size, pts):
+                        yield lambda p=picture: mapped(p)
+                    if self._stop.is_set():
+                        return
+                for picture in decoder.flush():
                     yield lambda p=picture: mapped(p)
-                if self._stop.is_set():
-                    return
-            for picture in decoder.flush():
-                yield lambda p=picture: mapped(p)
-        finally:
-            decoder.close()
+            finally:
+                decoder.close()
+
+        return pictures()
 
     def _open(self, nvc: Any) -> Any:
         try:
