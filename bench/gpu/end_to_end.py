@@ -208,8 +208,9 @@ def pipeline(detector: Detector, clip: Path, streams: int, max_batch: int, *, fi
     }
 
 
-def _shard(model: Path, clip: Path, streams: int, max_batch: int, barrier, results) -> None:
+def _shard(model: Path, clip: Path, streams: int, max_batch: int, barrier, results, nvdec_library: str) -> None:
     """One worker process of `sharded`: its own engine and `streams` of the streams."""
+    NVDEC_LIBRARY["name"] = nvdec_library  # a spawned interpreter starts from the module's default
     try:
         detector = Detector.from_config(_model_config(model, max_batch), EngineOptions(max_batch=max_batch))
         try:
@@ -233,7 +234,8 @@ def sharded(model: Path, clip: Path, streams: int, processes: int, max_batch: in
     context = multiprocessing.get_context("spawn")
     barrier, results = context.Barrier(processes), context.Queue()
     share = [streams // processes + (1 if i < streams % processes else 0) for i in range(processes)]
-    workers = [context.Process(target=_shard, args=(model, clip, n, max_batch, barrier, results)) for n in share]
+    workers = [context.Process(target=_shard, args=(model, clip, n, max_batch, barrier, results, NVDEC_LIBRARY["name"]))
+               for n in share]
     for worker in workers:
         worker.start()
     parts, deadline = [], time.monotonic() + 300
