@@ -196,3 +196,23 @@ def test_the_parse_runs_without_the_gil(fake_library, fake):
     nvcuvid.bind(ctypes.PyDLL(str(fake_library)))
     held = python_progress_during_a_parse(nvcuvid.library())
     assert released >= 50 * max(held, 1)  # here some thousands against about one
+
+
+@pytest.mark.parametrize(("display", "size", "target"), [
+    ((1281, 721), (1281, 721), (1282, 722)),  # odd: the output surface is made even, the chroma after it
+    ((0, 0), (1296, 736), (1296, 736))])  # no display area signalled: the coded picture
+def test_the_output_surface_has_the_pictures_size_made_even(fake, display, size, target):
+    fake.fake_set_format(1296, 736, display[0], display[1], 5, 0, nvcuvid.CHROMA_420, 1)
+    decoder = nvcuvid.CuvidDecoder(nvcuvid.CODEC_H264)
+    try:
+        decoder.decode(ADDRESS, SIZE, 0)
+        picture = decoder.decode(ADDRESS, SIZE, 1)[0]
+        assert (decoder.format.width, decoder.format.height) == size
+        created = nvcuvid.CUVIDDECODECREATEINFO()
+        fake.fake_last_create(ctypes.byref(created))
+        assert (created.ulTargetWidth, created.ulTargetHeight) == target
+        mapped = decoder.map(picture)
+        assert mapped.chroma == mapped.luma + mapped.pitch * target[1]
+        mapped.unmap()
+    finally:
+        decoder.close()

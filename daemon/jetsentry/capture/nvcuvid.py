@@ -239,7 +239,7 @@ class MappedPicture:
 
     def __init__(self, decoder: CuvidDecoder, luma: int, pitch: int, height: int) -> None:
         self._decoder, self.luma, self.pitch = decoder, luma, pitch
-        # The chroma plane follows the luma plane of the surface's (even) height.
+        # The chroma plane follows the luma plane of the output surface's height: the picture's, made even.
         self.chroma = luma + pitch * ((height + 1) & ~1)
 
     def unmap(self) -> None:
@@ -327,6 +327,8 @@ class CuvidDecoder:
     def _configure(self, fmt: CUVIDEOFORMAT) -> int:
         width = fmt.display_area.right - fmt.display_area.left
         height = fmt.display_area.bottom - fmt.display_area.top
+        if width <= 0 or height <= 0:  # no display area signalled: the coded picture
+            width, height = fmt.coded_width, fmt.coded_height
         surfaces = max(int(fmt.min_num_decode_surfaces), 1)
         new = VideoFormat(codec=fmt.codec, coded_width=fmt.coded_width, coded_height=fmt.coded_height,
                           width=width, height=height, progressive=bool(fmt.progressive_sequence),
@@ -352,7 +354,7 @@ class CuvidDecoder:
         info.DeinterlaceMode = DEINTERLACE_WEAVE if new.progressive else DEINTERLACE_ADAPTIVE
         info.display_area.left, info.display_area.top = fmt.display_area.left, fmt.display_area.top
         info.display_area.right, info.display_area.bottom = fmt.display_area.right, fmt.display_area.bottom
-        info.ulTargetWidth, info.ulTargetHeight = width, height
+        info.ulTargetWidth, info.ulTargetHeight = (width + 1) & ~1, (height + 1) & ~1  # even, as NVDEC needs
         info.ulNumOutputSurfaces = OUTPUT_SURFACES
         _check(self._lib.cuvidCreateDecoder(byref(self._decoder), byref(info)), "cuvidCreateDecoder")
         self.format = new
