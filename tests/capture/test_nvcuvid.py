@@ -70,27 +70,28 @@ def test_the_ctypes_layouts_are_the_c_compilers(fake):
 def test_packets_give_pictures_in_display_order_with_their_timestamps(fake):
     decoder = nvcuvid.CuvidDecoder(nvcuvid.CODEC_H264)
     try:
-        shown = [decoder.decode(ADDRESS, SIZE, pts=1000 * i) for i in range(7)]
+        shown = [decoder.decode(ADDRESS, SIZE, pts=1000 * i) for i in range(11)]
         # One picture a packet, shown one packet later (the display delay), the last at the end.
-        assert [len(s) for s in shown] == [0, 1, 1, 1, 1, 1, 1]
+        assert [len(s) for s in shown] == [0] + [1] * 10
         pictures = [p for s in shown for p in s] + decoder.flush()
-        assert [p.timestamp for p in pictures] == [1000 * i for i in range(7)]
-        assert [p.index for p in pictures] == [0, 1, 2, 3, 4, 0, 1]  # cycling through the 5 surfaces
+        assert [p.timestamp for p in pictures] == [1000 * i for i in range(11)]
+        surfaces = 5 + nvcuvid.SURFACE_MARGIN  # the stream's minimum and the margin for mapping after the parse
+        assert [p.index for p in pictures] == [i % surfaces for i in range(11)]  # cycling through the surfaces
         assert decoder.format == nvcuvid.VideoFormat(codec=nvcuvid.CODEC_H264, coded_width=1920, coded_height=1088,
                                                      width=1920, height=1080, progressive=True, bit_depth=8,
-                                                     chroma_format=nvcuvid.CHROMA_420, decode_surfaces=5)
+                                                     chroma_format=nvcuvid.CHROMA_420, decode_surfaces=surfaces)
     finally:
         decoder.close()
     parser, created = nvcuvid.CUVIDPARSERPARAMS(), nvcuvid.CUVIDDECODECREATEINFO()
     fake.fake_last_parser(ctypes.byref(parser))
     fake.fake_last_create(ctypes.byref(created))
     assert (parser.CodecType, parser.ulMaxDisplayDelay, parser.ulErrorThreshold) == (nvcuvid.CODEC_H264, 1, 0)
-    assert (created.ulWidth, created.ulHeight, created.ulNumDecodeSurfaces) == (1920, 1088, 5)
+    assert (created.ulWidth, created.ulHeight, created.ulNumDecodeSurfaces) == (1920, 1088, surfaces)
     assert (created.ulTargetWidth, created.ulTargetHeight, created.ulNumOutputSurfaces) == (1920, 1080, 2)
     assert (created.OutputFormat, created.DeinterlaceMode, created.ulCreationFlags) == (
         nvcuvid.SURFACE_NV12, nvcuvid.DEINTERLACE_WEAVE, nvcuvid.CREATE_PREFER_CUVID)
     assert (created.display_area.right, created.display_area.bottom, created.vidLock) == (1920, 1080, None)
-    assert counter(fake, "decodes") == 7 and counter(fake, "destroyed_decoders") == 1
+    assert counter(fake, "decodes") == 11 and counter(fake, "destroyed_decoders") == 1
     assert counter(fake, "destroyed_parsers") == 1
 
 

@@ -45,6 +45,10 @@ PKT_NOTIFY_EOS = 0x10
 CUDA_SUCCESS = 0
 OUTPUT_SURFACES = 2  # pictures mapped at once: one copied while the next is decoded
 DISPLAY_DELAY = 1  # the parser's display queue: decoding runs one picture ahead of the copy
+# Decode surfaces beyond the stream's minimum: a picture is mapped after the parse call that
+# displayed it returns (not inside the display callback, as NVIDIA's sample does), so its
+# surface must not be the next one the parser decodes into.
+SURFACE_MARGIN = DISPLAY_DELAY + 2
 
 
 class _FrameRate(ctypes.Structure):
@@ -329,7 +333,7 @@ class CuvidDecoder:
         height = fmt.display_area.bottom - fmt.display_area.top
         if width <= 0 or height <= 0:  # no display area signalled: the coded picture
             width, height = fmt.coded_width, fmt.coded_height
-        surfaces = max(int(fmt.min_num_decode_surfaces), 1)
+        surfaces = max(int(fmt.min_num_decode_surfaces), 1) + SURFACE_MARGIN
         new = VideoFormat(codec=fmt.codec, coded_width=fmt.coded_width, coded_height=fmt.coded_height,
                           width=width, height=height, progressive=bool(fmt.progressive_sequence),
                           bit_depth=8 + fmt.bit_depth_luma_minus8, chroma_format=fmt.chroma_format,
