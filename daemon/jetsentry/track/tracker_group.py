@@ -24,8 +24,9 @@ Cameras: each camera is a slot with its own frame counter, lost-track buffer and
 every track row carries its slot, and costs are computed only for pairs of one camera
 (matching.same_group_pairs), so no camera's detection can match another camera's track.
 One update takes a frame from each of any subset of the slots; cameras not in it are left
-as they are.  ByteTrack's per-frame work is a fixed number of small array operations, so
-one pass for a batch of 16 cameras costs little more than one camera's frame.
+as they are.  ByteTrack's per-frame work is mostly a fixed number of small array operations,
+so one pass for a batch of 16 cameras costs about a third of 16 separate updates
+(docs/PERFORMANCE.md, "Host cost per frame after inference").
 """
 
 from __future__ import annotations
