@@ -52,9 +52,7 @@ class CameraTracker:
 
     def update(self, dets: Detections, timestamp: float) -> Detections:
         """Track one frame taken at ``timestamp`` (seconds, the camera's clock)."""
-        self._advance(timestamp)
-        tracked = self.tracker.update(dets)
-        return tracked.select(tracked.scores > self.min_score)
+        return CameraTracker.update_many([self], [dets], [timestamp])[0]
 
     @staticmethod
     def update_many(cameras: Sequence[CameraTracker], frames: Sequence[Detections],

@@ -55,6 +55,12 @@ def same_group_pairs(groups_a: np.ndarray, groups_b: np.ndarray) -> tuple[np.nda
     cols = np.arange(rows.shape[0]) - (run_start - lo).repeat(counts)
     return rows, cols
 
+
+def dense_pairs(n_rows: int, n_cols: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every (i, j) of an n_rows x n_cols matrix, row by row (its flattened order)."""
+    return np.divmod(np.arange(n_rows * n_cols), max(n_cols, 1))
+
+
 def iou_cost(track_boxes: np.ndarray, det_boxes: np.ndarray) -> np.ndarray:
     """1 - IoU: 0 for identical boxes, 1 for disjoint ones."""
     return 1.0 - iou_matrix(track_boxes, det_boxes)
@@ -62,10 +68,12 @@ def iou_cost(track_boxes: np.ndarray, det_boxes: np.ndarray) -> np.ndarray:
 
 def fuse_score(cost: np.ndarray, det_scores: np.ndarray) -> np.ndarray:
     """1 - IoU * score: a confident detection wins a tie between equally overlapping ones.
+    ``det_scores`` along cost's last axis: a (tracks, detections) matrix's columns, or each
+    pair's detection.
 
     Ultralytics' fuse_score; with it, a stage-one match needs IoU * score > 1 - match_threshold.
     """
-    return 1.0 - (1.0 - cost) * np.asarray(det_scores, dtype=np.float32)[None, :]
+    return 1.0 - (1.0 - cost) * np.asarray(det_scores, dtype=np.float32)
 
 
 def linear_assignment(cost: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -75,7 +83,7 @@ def linear_assignment(cost: np.ndarray, threshold: float) -> tuple[np.ndarray, n
     linear_assignment_pairs over every pair of the matrix, as one group."""
     cost = np.asarray(cost)
     n_rows, n_cols = cost.shape
-    rows, cols = np.divmod(np.arange(n_rows * n_cols), max(n_cols, 1))
+    rows, cols = dense_pairs(n_rows, n_cols)
     return linear_assignment_pairs(rows, cols, cost.reshape(-1), np.zeros(n_rows, np.intp),
                                    np.zeros(n_cols, np.intp), threshold, dense=True)
 

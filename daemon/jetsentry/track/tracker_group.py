@@ -39,7 +39,8 @@ import numpy as np
 from jetsentry.detections import Detections
 from jetsentry.track import kalman_filter
 from jetsentry.track.frame_rate import check_frame_rate
-from jetsentry.track.matching import EMPTY_MATCHES, iou_matrix, iou_pairs, linear_assignment_pairs, same_group_pairs
+from jetsentry.track.matching import (EMPTY_MATCHES, dense_pairs, fuse_score, iou_cost, iou_pairs,
+                                      linear_assignment_pairs, same_group_pairs)
 from jetsentry.track.track_table import LOST, NO_TRACK_ID, TRACKED, TrackTable
 
 # Fixed by the reference, not configurable there either: stage 2 needs IoU > 0.5,
@@ -86,11 +87,6 @@ class TrackerGroup:
         self._frame = np.zeros(0, np.int64)
         self._max_lost = np.zeros(0, np.int64)
         self._next_id = np.zeros(0, np.int64)
-
-    @property
-    def parameters(self) -> tuple[float, float, float, float, int]:
-        return (self.high_threshold, self.low_threshold, self.new_track_threshold, self.match_threshold,
-                self.track_buffer)
 
     # ---- slots ------------------------------------------------------------------------------
 
@@ -142,12 +138,8 @@ class TrackerGroup:
         for dets in frames:
             _check_shapes(dets)
         if len(frames) == 1:  # one camera (a tracker on its own): nothing to gather or split
-            dets, slot = frames[0], int(slots[0])
-            _check_finite(dets.boxes, dets.scores)
-            in_batch = np.zeros(self._frame.shape[0], bool)
-            in_batch[slot] = True
-            self._frame[slot] += 1
-            rows, ids = self._associate_frame(dets.boxes, dets.scores, np.full(len(dets), slot), in_batch)
+            dets = frames[0]
+            rows, ids = self._pass([int(slots[0])], dets.boxes, dets.scores, [len(dets)])
             tracked = dets.select(rows)
             tracked.track_ids = ids
             return [tracked]
@@ -155,19 +147,12 @@ class TrackerGroup:
         slot_list = [int(slots[i]) for i in order]
         det_frames = [frames[i] for i in order]
         counts = [len(d) for d in det_frames]
-        boxes = np.concatenate([d.boxes for d in det_frames])
-        scores = np.concatenate([d.scores for d in det_frames])
-        _check_finite(boxes, scores)
-        det_slot = np.repeat(np.array(slot_list, np.int64), counts)
-        in_batch = np.zeros(self._frame.shape[0], bool)
-        in_batch[slot_list] = True
-        self._frame[slot_list] += 1
-        rows, ids = self._associate_frame(boxes, scores, det_slot, in_batch)
+        rows, ids = self._pass(slot_list, np.concatenate([d.boxes for d in det_frames]),
+                               np.concatenate([d.scores for d in det_frames]), counts)
 
         # Each camera's rows are contiguous (det_index is slot-grouped): split them apart.
         offsets = list(accumulate(counts, initial=0))
-        bounds = det_slot[rows].searchsorted(slot_list, "left").tolist()
-        bounds.append(rows.size)
+        bounds = np.searchsorted(rows, offsets).tolist()
         out: list[Detections] = [None] * len(slots)  # type: ignore[list-item]
         for k, index in enumerate(order):
             a, b = bounds[k], bounds[k + 1]
@@ -175,6 +160,17 @@ class TrackerGroup:
             tracked.track_ids = ids[a:b]
             out[index] = tracked
         return out
+
+    def _pass(self, slot_list: list[int], boxes: np.ndarray, scores: np.ndarray,
+              counts: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """One frame of each camera in ``slot_list`` (ascending), their detections one after
+        another (``counts`` each): the confirmed tracks' detections and ids (_associate_frame)."""
+        _check_finite(boxes, scores)
+        det_slot = np.repeat(np.array(slot_list, np.int64), counts)
+        in_batch = np.zeros(self._frame.shape[0], bool)
+        in_batch[slot_list] = True
+        self._frame[slot_list] += 1
+        return self._associate_frame(boxes, scores, det_slot, in_batch)
 
     def _associate_frame(self, boxes: np.ndarray, scores: np.ndarray, det_slot: np.ndarray,
                          in_batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -295,7 +291,7 @@ def _associate(track_boxes: np.ndarray, track_slot: np.ndarray, det_boxes: np.nd
         return EMPTY_MATCHES, np.arange(len(track_boxes)), np.arange(len(det_boxes))
     rows, cols, cost, dense = _pair_costs(track_boxes, track_slot, det_boxes, det_slot)
     if det_scores is not None:
-        cost = 1.0 - (1.0 - cost) * np.asarray(det_scores, dtype=np.float32)[cols]
+        cost = fuse_score(cost, det_scores[cols])
     return linear_assignment_pairs(rows, cols, cost, track_slot, det_slot, threshold, dense=dense)
 
 
@@ -304,8 +300,8 @@ def _pair_costs(boxes_a: np.ndarray, slot_a: np.ndarray, boxes_b: np.ndarray,
     """1 - IoU of every pair of one camera (non-empty inputs, slots ascending): the pairs, their
     costs, and whether they are one camera's whole matrix (then computed as a dense matrix)."""
     if slot_a[0] == slot_a[-1] == slot_b[0] == slot_b[-1]:
-        rows, cols = np.divmod(np.arange(len(boxes_a) * len(boxes_b)), len(boxes_b))
-        return rows, cols, 1.0 - iou_matrix(boxes_a, boxes_b).reshape(-1), True
+        rows, cols = dense_pairs(len(boxes_a), len(boxes_b))
+        return rows, cols, iou_cost(boxes_a, boxes_b).reshape(-1), True
     rows, cols = same_group_pairs(slot_a, slot_b)
     return rows, cols, 1.0 - iou_pairs(boxes_a[rows], boxes_b[cols]), False
 
