@@ -32,26 +32,9 @@ import numpy as np  # noqa: E402
 
 from bench.gpu.gil_probe import _ticker  # noqa: E402
 from jetsentry.capture import nvcuvid  # noqa: E402
+from jetsentry.capture.nvdec import (NVCUVID_CODECS, codec_name, copy_nv12_async, decoded_planes,  # noqa: E402
+                                     demuxed_codec, packet_bytes)
 from jetsentry.gpu.cuda import get_device  # noqa: E402
-
-
-def packet_view(packet) -> tuple[int, int, int | None]:
-    """(host address, size, pts) of a PyNvVideoCodec demuxer packet."""
-    for address, size in (("bsl_data", "bsl"), ("data", "size")):
-        if hasattr(packet, address) and hasattr(packet, size):
-            pts = getattr(packet, "pts", None)
-            return int(getattr(packet, address)), int(getattr(packet, size)), None if pts is None else int(pts)
-    view = np.frombuffer(packet, dtype=np.uint8)  # a buffer-protocol packet
-    return view.ctypes.data, view.size, None
-
-
-def codec_of(demuxer) -> int:
-    name = getattr(demuxer.GetNvCodecId(), "name", str(demuxer.GetNvCodecId())).upper()
-    if "264" in name:
-        return nvcuvid.CODEC_H264
-    if "HEVC" in name or "265" in name:
-        return nvcuvid.CODEC_HEVC
-    raise SystemExit(f"the clip holds {name}; the probe decodes H.264 and H.265")
 
 
 class Copier:
@@ -65,25 +48,18 @@ class Copier:
         self.buffer = DeviceBuffer(device, width * height * 3 // 2)
 
     def to_device(self, luma: int, luma_pitch: int, chroma: int, chroma_pitch: int) -> None:
-        from jetsentry.gpu.memory import copy_2d_async
-
-        copy_2d_async(dst=self.buffer.ptr, dst_pitch=self.width, src=luma, src_pitch=luma_pitch,
-                      width_bytes=self.width, height=self.height, stream=self.stream)
-        copy_2d_async(dst=self.buffer.ptr + self.width * self.height, dst_pitch=self.width, src=chroma,
-                      src_pitch=chroma_pitch, width_bytes=self.width, height=self.height // 2, stream=self.stream)
-        self.stream.synchronize()
+        self._copy(self.buffer.ptr, luma, luma_pitch, chroma, chroma_pitch, dst_host=False)
 
     def to_host(self, luma: int, luma_pitch: int, chroma: int, chroma_pitch: int) -> np.ndarray:
-        from jetsentry.gpu.memory import copy_2d_async
-
         out = np.empty((self.height * 3 // 2, self.width), np.uint8)
-        copy_2d_async(dst=out.ctypes.data, dst_pitch=self.width, src=luma, src_pitch=luma_pitch,
-                      width_bytes=self.width, height=self.height, stream=self.stream, dst_host=True)
-        copy_2d_async(dst=out.ctypes.data + self.width * self.height, dst_pitch=self.width, src=chroma,
-                      src_pitch=chroma_pitch, width_bytes=self.width, height=self.height // 2, stream=self.stream,
-                      dst_host=True)
-        self.stream.synchronize()
+        self._copy(out.ctypes.data, luma, luma_pitch, chroma, chroma_pitch, dst_host=True)
         return out
+
+    def _copy(self, dst: int, luma: int, luma_pitch: int, chroma: int, chroma_pitch: int, *, dst_host: bool) -> None:
+        copy_nv12_async(dst=dst, dst_pitch=self.width, dst_rows=self.height, luma=luma, luma_pitch=luma_pitch,
+                        chroma=chroma, chroma_pitch=chroma_pitch, width_bytes=self.width, luma_rows=self.height,
+                        stream=self.stream.handle, dst_host=dst_host)
+        self.stream.synchronize()
 
     def close(self) -> None:
         self.buffer.free()
@@ -96,7 +72,10 @@ def ours(clip: Path, device, each, limit: int | None = None, stop=None) -> int:
 
     device.activate()
     demuxer = nvc.CreateDemuxer(str(clip))
-    decoder = nvcuvid.CuvidDecoder(codec_of(demuxer))
+    codec = demuxed_codec(demuxer)
+    if codec is None:
+        raise SystemExit(f"the clip holds {codec_name(demuxer)}; the probe decodes H.264 and H.265")
+    decoder = nvcuvid.CuvidDecoder(NVCUVID_CODECS[codec])
     state = {"copier": None, "frames": 0}
 
     def emit(picture) -> None:
@@ -112,7 +91,7 @@ def ours(clip: Path, device, each, limit: int | None = None, stop=None) -> int:
 
     try:
         for packet in demuxer:
-            address, size, pts = packet_view(packet)
+            address, size, pts = packet_bytes(packet)  # as the capture stage reads a packet
             for picture in decoder.decode(address, size, pts):
                 emit(picture)
                 if (limit is not None and state["frames"] >= limit) or (stop is not None and stop.is_set()):
@@ -129,8 +108,6 @@ def ours(clip: Path, device, each, limit: int | None = None, stop=None) -> int:
 def theirs(clip: Path, device, each, limit: int | None = None, stop=None) -> int:
     """Decode the clip with PyNvVideoCodec's decoder, the way capture/nvdec.py does."""
     import PyNvVideoCodec as nvc
-
-    from jetsentry.capture.nvdec import decoded_planes
 
     device.activate()
     demuxer = nvc.CreateDemuxer(str(clip))

@@ -23,6 +23,7 @@ from typing import Any
 
 from jetsentry.capture.connection import ConnectionEvent, Delivery, EndOfStream, Failed, FrameSink
 from jetsentry.capture.decode_problems import DecodeProblems
+from jetsentry.capture.nvcuvid import CODEC_H264, CODEC_HEVC
 from jetsentry.capture.device_picture import DevicePicture
 from jetsentry.capture.errors import (
     BadPipeline,
@@ -43,7 +44,6 @@ from jetsentry.config.source_uri import SourceUri
 POOL_SIZE = 5
 PITCH_ALIGN = 256  # bytes; keeps every row of the copy aligned for the kernel's loads
 _CODECS = {"H264": "h264", "HEVC": "h265"}
-_NVCUVID_CODECS = {"h264": 4, "h265": 8}  # cudaVideoCodec_H264, cudaVideoCodec_HEVC (capture/nvcuvid.py)
 
 
 class _Cancelled(Exception):
@@ -115,6 +115,32 @@ def decoded_planes(frame: Any, width: int, height: int) -> tuple[int, int, int, 
             return planes[0][0], planes[0][1], planes[1][0], planes[1][1]
     luma = int(frame.GetPtrToPlane(0))  # planes packed back to back at the picture's width
     return luma, width, luma + width * height, width
+
+
+def codec_name(demuxer: Any) -> str:
+    """The name of the codec a PyNvVideoCodec demuxer reads, upper case (e.g. CUDAVIDEOCODEC.H264)."""
+    return getattr(demuxer.GetNvCodecId(), "name", str(demuxer.GetNvCodecId())).upper()
+
+
+def demuxed_codec(demuxer: Any) -> str | None:
+    """h264 or h265 for a demuxer of either; None for another codec."""
+    name = codec_name(demuxer)
+    return next((codec for key, codec in _CODECS.items() if key in name), None)
+
+
+NVCUVID_CODECS = {"h264": CODEC_H264, "h265": CODEC_HEVC}
+
+
+def copy_nv12_async(*, dst: int, dst_pitch: int, dst_rows: int, luma: int, luma_pitch: int, chroma: int,
+                    chroma_pitch: int, width_bytes: int, luma_rows: int, stream: int, dst_host: bool = False) -> None:
+    """An NV12 picture's planes into one buffer: ``luma_rows`` luma rows at ``dst``, the half as
+    many chroma rows after ``dst_rows`` rows of ``dst_pitch`` bytes."""
+    from jetsentry.gpu.memory import copy_2d_async
+
+    copy_2d_async(dst=dst, dst_pitch=dst_pitch, src=luma, src_pitch=luma_pitch, width_bytes=width_bytes,
+                  height=luma_rows, stream=stream, dst_host=dst_host)
+    copy_2d_async(dst=dst + dst_pitch * dst_rows, dst_pitch=dst_pitch, src=chroma, src_pitch=chroma_pitch,
+                  width_bytes=width_bytes, height=luma_rows // 2, stream=stream, dst_host=dst_host)
 
 
 def packet_bytes(packet: Any) -> tuple[int, int, int | None]:
@@ -267,7 +293,7 @@ class NvdecConnection:
     def _nvcuvid_pictures(self, nvc: Any, demuxer: Any) -> Iterator[Callable[[], tuple]]:
         from jetsentry.capture.nvcuvid import CuvidDecoder
 
-        decoder = CuvidDecoder(_NVCUVID_CODECS[self.file_info.codec])  # its decoder: at the first sequence header
+        decoder = CuvidDecoder(NVCUVID_CODECS[self.file_info.codec])  # its decoder: at the first sequence header
         stream = self._stream.handle
 
         def mapped(picture) -> tuple:
@@ -296,10 +322,10 @@ class NvdecConnection:
             if self.kind == "file":
                 raise BadVideoFile(f"not a video / cannot decode: {self._source.masked}: {exc}") from None
             raise ConnectionFailed(f"cannot open {self._source.masked}: {exc}") from None
-        codec_name = getattr(demuxer.GetNvCodecId(), "name", str(demuxer.GetNvCodecId())).upper()
-        codec = next((c for key, c in _CODECS.items() if key in codec_name), None)
+        codec = demuxed_codec(demuxer)
         if codec is None:
-            raise BadVideoFile(f"{self._source.masked} holds {codec_name} video; only H.264 and H.265 are supported")
+            raise BadVideoFile(f"{self._source.masked} holds {codec_name(demuxer)} video; only H.264 and H.265 "
+                               "are supported")
         fps = float(demuxer.FrameRate() or 0) or None
         self.file_info = VideoFileInfo(path=self._source.masked, container="nvdec", codec=codec,
                                        width=int(demuxer.Width()), height=int(demuxer.Height()), fps=fps,
@@ -307,8 +333,6 @@ class NvdecConnection:
         return demuxer
 
     def _picture(self, planes: Callable[[], tuple]) -> DevicePicture:
-        from jetsentry.gpu.memory import copy_2d_async
-
         info = self.file_info
         if self._pool is None:
             self._pool = DevicePicturePool(self._gpu, info.width, info.height)
@@ -317,12 +341,10 @@ class NvdecConnection:
         done = None
         try:
             (luma, luma_pitch, chroma, chroma_pitch), done = planes()
-            width_bytes = even_size(info.width, info.height)[0]
-            copy_2d_async(dst=buffer.ptr, dst_pitch=pool.pitch, src=luma, src_pitch=luma_pitch,
-                          width_bytes=width_bytes, height=pool.luma_rows, stream=self._stream.handle)
-            copy_2d_async(dst=buffer.ptr + pool.pitch * pool.luma_rows, dst_pitch=pool.pitch, src=chroma,
-                          src_pitch=chroma_pitch, width_bytes=width_bytes, height=pool.luma_rows // 2,
-                          stream=self._stream.handle)
+            copy_nv12_async(dst=buffer.ptr, dst_pitch=pool.pitch, dst_rows=pool.luma_rows, luma=luma,
+                            luma_pitch=luma_pitch, chroma=chroma, chroma_pitch=chroma_pitch,
+                            width_bytes=even_size(info.width, info.height)[0], luma_rows=pool.luma_rows,
+                            stream=self._stream.handle)
             self._stream.synchronize()  # readers need no synchronisation (DevicePicture)
         except BaseException:
             pool.give_back(buffer)
