@@ -39,6 +39,7 @@ from onnx import numpy_helper
 from common import write_result
 
 from int8_agreement_coco import COCO_MODEL, detect, fold_calibrations, views
+from int8_error_split import without_pairs
 from jetsentry.convert.calibration import CalibrationSet
 from jetsentry.convert.float_tail import float_tail
 from jetsentry.convert.prepare import prepared_for_quantization
@@ -93,27 +94,11 @@ def mse_ranges() -> Iterator[None]:
 
 
 def without_output_pairs(model: onnx.ModelProto) -> onnx.ModelProto:
-    producers = {out: node for node in model.graph.node for out in node.output}
-    bypass, dropped = {}, set()
-    for node in model.graph.node:
-        source = producers.get(node.input[0]) if node.op_type == "QuantizeLinear" else None
-        if source is not None and source.op_type == "Conv":
-            dropped.add(node.output[0])
-    kept = []
-    for node in model.graph.node:
-        if node.op_type == "QuantizeLinear" and node.output[0] in dropped:
-            continue
-        if node.op_type == "DequantizeLinear" and node.input[0] in dropped:
-            bypass[node.output[0]] = producers[node.input[0]].input[0]
-            continue
-        kept.append(node)
-    for node in kept:
-        node.input[:] = [bypass.get(name, name) for name in node.input]
-    for output in model.graph.output:
-        output.name = bypass.get(output.name, output.name)
-    del model.graph.node[:]
-    model.graph.node.extend(kept)
-    return model
+    def after_conv(node: onnx.NodeProto, producers: dict) -> bool:
+        source = producers.get(node.input[0])
+        return source is not None and source.op_type == "Conv"
+
+    return without_pairs(model, after_conv)
 
 
 def conv_output_means(model: onnx.ModelProto, names: list[str], tensors: list[np.ndarray]) -> list[np.ndarray]:

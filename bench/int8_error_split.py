@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import onnx
@@ -22,25 +23,28 @@ from int8_sensitivity import compare, detect_all, held_out_frames
 from jetsentry.convert.prepare import prepared_for_quantization
 
 
-def weights_only(model: onnx.ModelProto) -> onnx.ModelProto:
+def without_pairs(model: onnx.ModelProto, selected: Callable[[onnx.NodeProto, dict], bool]) -> onnx.ModelProto:
+    """The model with the activation Q/DQ pairs whose QuantizeLinear ``selected(node, producers)``
+    picks removed: DequantizeLinear(QuantizeLinear(x)) -> x (weights' DequantizeLinear stay)."""
     initializers = {i.name for i in model.graph.initializer}
     producers = {out: node for node in model.graph.node for out in node.output}
-    bypass = {}
-    for node in model.graph.node:  # activation pairs: DequantizeLinear(QuantizeLinear(x)) -> x
-        if node.op_type == "DequantizeLinear" and node.input[0] not in initializers:
-            quantize = producers.get(node.input[0])
-            if quantize is not None and quantize.op_type == "QuantizeLinear":
-                bypass[node.output[0]] = quantize.input[0]
-    kept = [n for n in model.graph.node if not (n.op_type == "DequantizeLinear" and n.output[0] in bypass)
-            and not (n.op_type == "QuantizeLinear" and n.input[0] not in initializers)]
+    dropped = {node.output[0]: node.input[0] for node in model.graph.node
+               if node.op_type == "QuantizeLinear" and node.input[0] not in initializers and selected(node, producers)}
+    bypass = {node.output[0]: dropped[node.input[0]] for node in model.graph.node
+              if node.op_type == "DequantizeLinear" and node.input[0] in dropped}
+    kept = [n for n in model.graph.node if not (n.op_type == "QuantizeLinear" and n.output[0] in dropped)
+            and not (n.op_type == "DequantizeLinear" and n.output[0] in bypass)]
     for node in kept:
-        for index, name in enumerate(node.input):
-            node.input[index] = bypass.get(name, name)
+        node.input[:] = [bypass.get(name, name) for name in node.input]
     for output in model.graph.output:
         output.name = bypass.get(output.name, output.name)
     del model.graph.node[:]
     model.graph.node.extend(kept)
     return model
+
+
+def weights_only(model: onnx.ModelProto) -> onnx.ModelProto:
+    return without_pairs(model, lambda node, producers: True)
 
 
 def activations_only(model: onnx.ModelProto, fp32: onnx.ModelProto) -> onnx.ModelProto:
