@@ -29,6 +29,7 @@ import statistics
 import sys
 import threading
 import time
+import traceback
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -360,14 +361,15 @@ def main() -> int:
                         help="also run the streams split over this many processes (each its own engine)")
     parser.add_argument("--switch-intervals-ms", type=float, nargs="*", default=[],
                         help="also run the pipeline at these Python switch intervals (sys.setswitchinterval)")
-    parser.add_argument("--nvdec-library", choices=("pynvvideocodec", "nvcuvid"), default="pynvvideocodec",
+    parser.add_argument("--nvdec-library", choices=("pynvvideocodec", "nvcuvid"), nargs="+", default=["pynvvideocodec"],
                         help="capture.nvdec_library of the decoding sessions")
     parser.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", ".")))
     args = parser.parse_args()
-    NVDEC_LIBRARY["name"] = args.nvdec_library
+    libraries = list(dict.fromkeys(args.nvdec_library))
+    NVDEC_LIBRARY["name"] = libraries[0]
     device = get_device(0)
     result: dict = {"card": device.info.name, "date": time.strftime("%Y-%m-%d"), "command": " ".join(sys.argv),
-                    "model": args.model.name, "clip": args.clip.name, "nvdec_library": args.nvdec_library}
+                    "model": args.model.name, "clip": args.clip.name, "nvdec_library": libraries[0]}
     args.out.mkdir(parents=True, exist_ok=True)
     if args.memory:
         result["memory"] = memory(args.model, args.clip, max(args.streams), args.memory, args.max_batch)
@@ -380,7 +382,7 @@ def main() -> int:
                 result["latency"] = latency(detector, args.clip, args.latency_seconds)
                 name = "latency"
             else:
-                name = "end_to_end"
+                name = "_".join(["end_to_end"] + ([] if libraries == ["pynvvideocodec"] else libraries))
                 result["runs"] = []
                 for streams in args.streams:
                     batch = min(streams, args.max_batch)
@@ -393,9 +395,24 @@ def main() -> int:
                                                    for ms in args.switch_intervals_ms}
                     entry["sharded"] = [sharded(args.model, args.clip, streams, count, args.max_batch)
                                         for count in args.processes if 1 < count <= streams]
+                    entry["other_nvdec_libraries"] = {}
+                    for library in libraries[1:]:  # the same pipeline and NVDEC alone, decoding through another library
+                        NVDEC_LIBRARY["name"] = library
+                        try:
+                            entry["other_nvdec_libraries"][library] = {
+                                "nvdec": nvdec_capacity(args.clip, streams),
+                                "pipeline": pipeline(detector, args.clip, streams, args.max_batch)}
+                        except Exception:  # noqa: BLE001 - recorded; the main library's runs go on
+                            entry["other_nvdec_libraries"][library] = {"error": traceback.format_exc(limit=6)}
+                        finally:
+                            NVDEC_LIBRARY["name"] = libraries[0]
                     entry["raw_after"] = raw_engine(detector, args.clip, batch)
                     raw = (entry["raw_before"]["fps"] + entry["raw_after"]["fps"]) / 2
                     bound = min(raw, entry["nvdec"]["fps"])
+                    for other in entry["other_nvdec_libraries"].values():
+                        if other.get("nvdec", {}).get("fps") and "pipeline" in other:
+                            other["ratio_to_min_raw_nvdec"] = round(
+                                other["pipeline"]["fps"] / min(raw, other["nvdec"]["fps"]), 3)
                     entry["ratio_to_min_raw_nvdec"] = round(entry["pipeline"]["fps"] / bound, 3)
                     entry["ratio_finish_behind"] = round(entry["pipeline_finish_behind"]["fps"] / bound, 3)
                     for shard in (s for s in entry["sharded"] if "fps" in s):

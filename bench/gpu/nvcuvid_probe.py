@@ -163,11 +163,15 @@ def throughput(decode, clip: Path, device, streams: int) -> dict:
 def beside_ticker(decode, clip: Path, device, streams: int, seconds: float) -> dict:
     """The ticker's blocked share beside ``streams`` threads decoding the clip in a loop."""
     stop = threading.Event()
-    counts = [0] * streams
+    counts = [0] * streams  # frames, counted as they are copied (a clip can outlast the ticker)
 
     def run(index: int) -> None:
+        def each(copier, *planes) -> None:
+            copier.to_device(*planes)
+            counts[index] += 1
+
         while not stop.is_set():
-            counts[index] += decode(clip, device, lambda c, *planes: c.to_device(*planes), stop=stop)
+            decode(clip, device, each, stop=stop)
 
     threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(streams)]
     for thread in threads:
@@ -203,14 +207,15 @@ def main() -> int:
     n = max(args.streams)
     steps += [(f"ticker_beside_{n}_ours", lambda: beside_ticker(ours, args.clip, device, n, args.seconds)),
               (f"ticker_beside_{n}_pynvvideocodec", lambda: beside_ticker(theirs, args.clip, device, n, args.seconds))]
+    args.out.mkdir(parents=True, exist_ok=True)
     for name, step in steps:  # each step apart: a failure is recorded and the rest still run
         try:
             result[name] = step()
         except Exception:  # noqa: BLE001 - reported
             result[name] = {"error": traceback.format_exc(limit=6)}
         print(name, json.dumps(result[name]), flush=True)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "nvcuvid_probe.json").write_text(json.dumps(result, indent=2))
+        # After every step: a crash inside the driver (a segfault) keeps the steps before it.
+        (args.out / "nvcuvid_probe.json").write_text(json.dumps(result, indent=2))
     return 0
 
 
