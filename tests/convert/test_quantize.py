@@ -16,7 +16,7 @@ from jetsentry.convert.float_tail import float_tail
 from jetsentry.convert.qdq_rules import check_explicit_quantization
 from jetsentry.infer import ModelInfo
 from jetsentry.infer.onnx_engine import OnnxRuntimeEngine
-from jetsentry.infer.qdq_cpu import fused_silu, unsigned_activations
+from jetsentry.infer.qdq_cpu import cpu_form, cpu_has_vnni, fused_silu, unsigned_activations, unsigned_weights
 from tests.convert.conftest import FAMILIES
 
 pytestmark = pytest.mark.slow
@@ -90,6 +90,15 @@ def test_int8_outputs_stay_close_to_fp32(quantized, family):
         assert np.abs(candidate[0, :20, 4] - reference[0, :20, 4]).max() < 0.1
 
 
+def _assert_same_unfused_outputs(model, rewritten, calibration):
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # the graph as written
+    signed = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    unsigned = ort.InferenceSession(rewritten.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    feed = {"images": next(calibration.tensors())}
+    np.testing.assert_array_equal(signed.run(None, feed)[0], unsigned.run(None, feed)[0])
+
+
 def test_unsigned_activations_compute_exactly_what_the_signed_graph_defines(quantized):
     _, target, calibration = quantized["yolov8"]
     model = onnx.load(str(target))
@@ -98,12 +107,44 @@ def test_unsigned_activations_compute_exactly_what_the_signed_graph_defines(quan
     zero_points = {i.name: i.data_type for i in rewritten.graph.initializer}
     activation_q = [n for n in rewritten.graph.node if n.op_type == "QuantizeLinear"]
     assert all(zero_points[n.input[2]] == onnx.TensorProto.UINT8 for n in activation_q)
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # the graph as written
-    signed = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
-    unsigned = ort.InferenceSession(rewritten.SerializeToString(), options, providers=["CPUExecutionProvider"])
-    feed = {"images": next(calibration.tensors())}
-    np.testing.assert_array_equal(signed.run(None, feed)[0], unsigned.run(None, feed)[0])
+    _assert_same_unfused_outputs(model, rewritten, calibration)
+
+
+def test_unsigned_weights_compute_exactly_what_the_signed_graph_defines(quantized):
+    _, target, calibration = quantized["yolov8"]
+    model = onnx.load(str(target))
+    activations = unsigned_activations(model)
+    rewritten = unsigned_weights(activations)
+    assert rewritten is not None
+    initializers = {i.name: i for i in rewritten.graph.initializer}
+    weight_dq = [n for n in rewritten.graph.node if n.op_type == "DequantizeLinear" and n.input[0] in initializers]
+    assert weight_dq and all(initializers[n.input[0]].data_type == onnx.TensorProto.UINT8 for n in weight_dq)
+    assert all(set(numpy_helper.to_array(initializers[n.input[2]]).ravel()) == {128} for n in weight_dq)
+    _assert_same_unfused_outputs(model, rewritten, calibration)
+
+
+def test_the_cpu_form_makes_weights_unsigned_only_on_x86_without_vnni(quantized):
+    _, target, _ = quantized["yolov8"]
+    model = onnx.load(str(target))
+
+    def weight_types(form):
+        initializers = {i.name: i.data_type for i in form.graph.initializer}
+        return {initializers[n.input[0]] for n in form.graph.node
+                if n.op_type == "DequantizeLinear" and n.input[0] in initializers}
+
+    assert weight_types(cpu_form(model, "x86_64", vnni=False)) == {onnx.TensorProto.UINT8}
+    assert weight_types(cpu_form(model, "x86_64", vnni=True)) == {onnx.TensorProto.INT8}
+    assert weight_types(cpu_form(model, "aarch64", vnni=False)) == {onnx.TensorProto.INT8}
+
+
+@pytest.mark.parametrize(("flags", "vnni"), [
+    ("fpu sse2 avx2 fma", False),
+    ("fpu avx2 avx512f avx512bw avx512_vnni", True),
+    ("fpu avx2 avx_vnni", True),
+])
+def test_vnni_is_read_from_the_cpu_flags(flags, vnni):
+    assert cpu_has_vnni(f"processor\t: 0\nflags\t\t: {flags}\n") is vnni
+    assert cpu_has_vnni("processor\t: 0\n") is False  # no flags line (not x86)
 
 
 def test_fused_silu_is_quickgelu_with_the_same_results(quantized):
