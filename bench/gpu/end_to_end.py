@@ -16,6 +16,7 @@ messages), the prepare thread (batching, kernel launch), and the rest of the pro
     python bench/gpu/end_to_end.py --model M.onnx --clip CLIP [--streams 1 8 16] [--out DIR]
     python bench/gpu/end_to_end.py --latency --model M.onnx --clip CLIP      # one live-paced stream
     python bench/gpu/end_to_end.py --memory 180 --model M.onnx --clip CLIP  # device memory over time
+    python bench/gpu/end_to_end.py ... --nvdec-library pynvvideocodec pynvvideocodec-process  # decoder processes too
 """
 
 from __future__ import annotations
@@ -59,7 +60,8 @@ def _sessions(clip: Path, count: int, *, realtime: bool = False, on_eos: str = "
     for index in range(count):
         camera = CameraConfig(id=f"cam{index}", source=str(clip), realtime=realtime, on_eos=on_eos,
                               decoder="nvdec", fps_cap=fps_cap)
-        capture = CaptureConfig(connect_timeout_s=30, nvdec_library=NVDEC_LIBRARY["name"])
+        library, _, where = NVDEC_LIBRARY["name"].partition("-")  # "pynvvideocodec-process": capture.nvdec_process
+        capture = CaptureConfig(connect_timeout_s=30, nvdec_library=library, nvdec_process=where == "process")
         sessions[camera.id] = CameraSession(camera, capture, LatestFrameSlot(ready),
                                             backend=CaptureBackend("nvdec", "bench", 0))
     return sessions, ready
@@ -69,10 +71,34 @@ def _finished(sessions) -> bool:
     return all(s.state in DONE for s in sessions.values()) and not any(s.slot.has_frame() for s in sessions.values())
 
 
-def release_frames(sessions: dict, ready: threading.Event, done) -> int:
+class SteadyWindow:
+    """Frames and seconds from the moment every session streams: leaves out starting the decoders
+    (a decoder process's interpreter, each stream's first decoder), which a daemon pays once."""
+
+    def __init__(self, sessions: dict) -> None:
+        self._sessions = sessions
+        self.started: float | None = None
+        self.frames_before = 0
+
+    def note(self, frames: int) -> None:
+        if self.started is None and all(s.state is SessionState.STREAMING or s.state in DONE
+                                        for s in self._sessions.values()):
+            self.started, self.frames_before = time.perf_counter(), frames
+
+    def result(self, frames: int, ended: float) -> dict:
+        if self.started is None or ended <= self.started:
+            return {"fps": None}
+        counted = frames - self.frames_before
+        return {"frames": counted, "seconds": round(ended - self.started, 3),
+                "fps": round(counted / (ended - self.started), 1)}
+
+
+def release_frames(sessions: dict, ready: threading.Event, done, window: SteadyWindow | None = None) -> int:
     """Take and release every frame the sessions hand over until ``done()``; the count taken."""
     taken = 0
     while not done():
+        if window is not None:
+            window.note(taken)
         ready.clear()
         got = False
         for session in sessions.values():
@@ -91,10 +117,15 @@ def nvdec_capacity(clip: Path, streams: int) -> dict:
     started = time.perf_counter()
     for session in sessions.values():
         session.start()
-    taken = release_frames(sessions, ready, lambda: _finished(sessions))
-    elapsed = time.perf_counter() - started
+    window = SteadyWindow(sessions)
+    taken = release_frames(sessions, ready, lambda: _finished(sessions), window)
+    ended = time.perf_counter()
+    elapsed = ended - started
+    for session in sessions.values():
+        session.stop()
     errors = [s.last_error for s in sessions.values() if s.state == SessionState.FAILED]
-    return {"frames": taken, "seconds": round(elapsed, 3), "fps": round(taken / elapsed, 1), "errors": errors}
+    return {"frames": taken, "seconds": round(elapsed, 3), "fps": round(taken / elapsed, 1), "errors": errors,
+            "steady": window.result(taken, ended)}
 
 
 def raw_engine(detector: Detector, frames_source: Path, batch: int, seconds: float = 2.0) -> dict:
@@ -165,8 +196,10 @@ def pipeline(detector: Detector, clip: Path, streams: int, max_batch: int, *, fi
     for session in sessions.values():
         session.start()
     finisher = BackgroundFinisher(finish, name="bench-finish") if finish_behind else None
+    window = SteadyWindow(sessions)
     with PrefetchedBatches(batches(), prepare, name="bench-prepare") as prepared:
         for ready_batch in prepared:
+            window.note(counts["frames"])
             if ready_batch is not None:
                 try:
                     inferred = processor.infer(ready_batch)
@@ -184,7 +217,8 @@ def pipeline(detector: Detector, clip: Path, streams: int, max_batch: int, *, fi
         stop.set()
     if finisher is not None:
         finisher.close()
-    elapsed = time.perf_counter() - started
+    ended = time.perf_counter()
+    elapsed = ended - started
     consumer_cpu = time.thread_time() - consumer_before
     if finisher is None:
         consumer_cpu -= finish_cpu[0]  # reported as the finishing work, apart
@@ -196,7 +230,7 @@ def pipeline(detector: Detector, clip: Path, streams: int, max_batch: int, *, fi
     errors = [s.last_error for s in sessions.values() if s.state == SessionState.FAILED]
     return {
         **counts, "failures": failures, "seconds": round(elapsed, 3), "fps": round(counts["frames"] / elapsed, 1),
-        "errors": errors,
+        "errors": errors, "steady": window.result(counts["frames"], ended),
         "mean_batch": round(counts["frames"] / max(1, counts["batches"]), 2),
         "stage_ms_per_frame_wall": {k: round(statistics.fmean(v), 4) if v else None for k, v in stage_ms.items()},
         "finish_behind": finish_behind,
@@ -361,8 +395,10 @@ def main() -> int:
                         help="also run the streams split over this many processes (each its own engine)")
     parser.add_argument("--switch-intervals-ms", type=float, nargs="*", default=[],
                         help="also run the pipeline at these Python switch intervals (sys.setswitchinterval)")
-    parser.add_argument("--nvdec-library", choices=("pynvvideocodec", "nvcuvid"), nargs="+", default=["pynvvideocodec"],
-                        help="capture.nvdec_library of the decoding sessions")
+    parser.add_argument("--nvdec-library", nargs="+", default=["pynvvideocodec"],
+                        choices=("pynvvideocodec", "nvcuvid", "pynvvideocodec-process", "nvcuvid-process"),
+                        help="capture.nvdec_library of the decoding sessions; -process: each camera decoded in a "
+                             "decoder process (capture.nvdec_process)")
     parser.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", ".")))
     args = parser.parse_args()
     libraries = list(dict.fromkeys(args.nvdec_library))
@@ -373,7 +409,7 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     if args.memory:
         result["memory"] = memory(args.model, args.clip, max(args.streams), args.memory, args.max_batch)
-        name = "memory"
+        name = "memory" + ("" if libraries == ["pynvvideocodec"] else "_" + libraries[0])
     else:
         detector = Detector.from_config(_model_config(args.model, args.max_batch),
                                         EngineOptions(max_batch=args.max_batch))
@@ -414,6 +450,11 @@ def main() -> int:
                             other["ratio_to_min_raw_nvdec"] = round(
                                 other["pipeline"]["fps"] / min(raw, other["nvdec"]["fps"]), 3)
                     entry["ratio_to_min_raw_nvdec"] = round(entry["pipeline"]["fps"] / bound, 3)
+                    for part in [entry] + list(entry["other_nvdec_libraries"].values()):
+                        steady_nvdec = part.get("nvdec", {}).get("steady", {}).get("fps")
+                        steady_pipeline = part.get("pipeline", {}).get("steady", {}).get("fps")
+                        if steady_nvdec and steady_pipeline:
+                            part["steady_ratio_to_min_raw_nvdec"] = round(steady_pipeline / min(raw, steady_nvdec), 3)
                     entry["ratio_finish_behind"] = round(entry["pipeline_finish_behind"]["fps"] / bound, 3)
                     for shard in (s for s in entry["sharded"] if "fps" in s):
                         shard["ratio_to_min_raw_nvdec"] = round(shard["fps"] / bound, 3)

@@ -1,3 +1,4 @@
 from jetsentry.cli import main
 
-raise SystemExit(main())
+if __name__ == "__main__":  # not when a child process imports it
+    raise SystemExit(main())

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import queue
 import threading
-import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -149,6 +148,21 @@ def packet_bytes(packet: Any) -> tuple[int, int, int | None]:
     return int(packet.bsl_data), int(packet.bsl), None if pts is None else int(pts)
 
 
+def check_nvdec_source(source: SourceUri) -> None:
+    """A CaptureError naming the problem when NVDEC cannot read ``source`` here: PyNvVideoCodec
+    missing (with its install command), a source kind it does not read, a missing file."""
+    from jetsentry.optional import PYNVVIDEOCODEC, MissingDependencyError, require
+
+    try:
+        require("capture.decoder nvdec", PYNVVIDEOCODEC)
+    except MissingDependencyError as exc:
+        raise ElementMissing(str(exc)) from None
+    if source.kind not in ("file", "rtsp"):
+        raise BadPipeline(f"decoder nvdec reads files and rtsp:// sources, not {source.kind} sources")
+    if source.kind == "file":
+        check_file(source.path)
+
+
 class NvdecConnection:
     """Demux and decode on a thread of its own; events to the session thread through a queue."""
 
@@ -165,17 +179,9 @@ class NvdecConnection:
         clock: Callable[[], float],
         device: int = 0,
         library: str = "pynvvideocodec",
+        pools: Callable[[Any, int, int], Any] | None = None,
     ) -> None:
-        from jetsentry.optional import PYNVVIDEOCODEC, MissingDependencyError, require
-
-        try:
-            require("capture.decoder nvdec", PYNVVIDEOCODEC)
-        except MissingDependencyError as exc:
-            raise ElementMissing(str(exc)) from None
-        if source.kind not in ("file", "rtsp"):
-            raise BadPipeline(f"decoder nvdec reads files and rtsp:// sources, not {source.kind} sources")
-        if source.kind == "file":
-            check_file(source.path)
+        check_nvdec_source(source)
         from jetsentry.gpu.cuda import get_device
         from jetsentry.gpu.memory import stream_pool
 
@@ -196,6 +202,9 @@ class NvdecConnection:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._pool: DevicePicturePool | None = None
+        # (device, width, height) -> the buffer pool for this stream's pictures; a decoder
+        # process passes its own, whose buffers it exports and keeps across connections.
+        self._make_pool = pools or DevicePicturePool
 
     # ---- the session thread ---------------------------------------------------------
 
@@ -227,6 +236,20 @@ class NvdecConnection:
             self._pool.close()
         self._stream.synchronize()
         self._streams.give_back(self._stream)
+
+    def run_to_end(self) -> ConnectionEvent | None:
+        """Decode on the calling thread instead of a thread of its own (a decoder process's main
+        thread: capture/nvdec_child.py) until the end, a failure or a cancelled delivery; the
+        final event, None when stopped or cancelled.  The pool stays with its maker."""
+        try:
+            self._run()
+        finally:
+            self._stream.synchronize()
+            self._streams.give_back(self._stream)
+        try:
+            return self._events.get_nowait()
+        except queue.Empty:
+            return None
 
     # ---- the decode thread ----------------------------------------------------------
 
@@ -335,7 +358,7 @@ class NvdecConnection:
     def _picture(self, planes: Callable[[], tuple]) -> DevicePicture:
         info = self.file_info
         if self._pool is None:
-            self._pool = DevicePicturePool(self._gpu, info.width, info.height)
+            self._pool = self._make_pool(self._gpu, info.width, info.height)
         pool = self._pool
         buffer = pool.take(self._stop)
         done = None

@@ -99,6 +99,7 @@ class CameraSession:
         # so the frame thread reads it without a lock.
         self._policy_limiter: FpsLimiter | None = None
         self._capture_clock = None  # GStreamer's, made with the first GStreamer connection
+        self._decoder_process = None  # capture.nvdec_process: the child kept across connections
         # Files play at their own frame rate (sync=true), as a camera would deliver them;
         # unpaced and dropping they would decode as fast as the CPU allows and starve
         # inference.  realtime: false instead waits for each frame to be taken (lossless).
@@ -271,6 +272,8 @@ class CameraSession:
         try:
             self._serve()
         finally:
+            if self._decoder_process is not None:
+                self._decoder_process.close()
             self.heartbeat.finish()
 
     def _serve(self) -> None:
@@ -312,6 +315,14 @@ class CameraSession:
         self._set_state(SessionState.STOPPED, "stopped")
 
     def _open_connection(self) -> Connection:
+        if self.backend.name == "nvdec" and self._capture.nvdec_process:
+            from jetsentry.capture.nvdec_process import DecoderProcessHolder, ProcessNvdecConnection
+
+            if self._decoder_process is None:
+                self._decoder_process = DecoderProcessHolder(self.camera.id)
+            return ProcessNvdecConnection(self, self.camera, self._source, file_info=self._file_info,
+                                          lossless=self._lossless, paced=self._sink.sync, device=self.backend.device,
+                                          library=self._capture.nvdec_library, processes=self._decoder_process)
         if self.backend.name == "nvdec":
             from jetsentry.capture.nvdec import NvdecConnection
 

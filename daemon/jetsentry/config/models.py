@@ -165,7 +165,13 @@ class CaptureConfig(StrictModel):
         "pynvvideocodec",
         description="What decodes for decoder nvdec (PyNvVideoCodec demuxes either way): pynvvideocodec, or "
         "nvcuvid: the driver's libnvcuvid through ctypes, without holding Python's GIL while it works "
-        "(experimental: not yet verified on a GPU).",
+        "(experimental: its pictures equal PyNvVideoCodec's, but it measured no faster; docs/PERFORMANCE.md row 9d).",
+    )
+    nvdec_process: bool = Field(
+        False,
+        description="decoder nvdec: decode each camera in a child process of its own, its frames handed over "
+        "in GPU memory through CUDA IPC, so no decoder holds the daemon's GIL (desktop GPUs and Jetson Thor; "
+        "experimental: docs/PERFORMANCE.md row 9e).",
     )
     backoff_base_s: float = Field(0.5, gt=0, le=60, description="First reconnect delay ceiling (full jitter).")
     backoff_cap_s: float = Field(30.0, gt=0, le=3600, description="Largest reconnect delay ceiling.")
