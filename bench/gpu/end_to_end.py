@@ -325,8 +325,9 @@ def latency(detector: Detector, clip: Path, seconds: float) -> dict:
             "stats": {"dropped": session.stats.dropped, "loops": session.stats.loops}}
 
 
-def memory(model: Path, clip: Path, streams: int, seconds: float, max_batch: int) -> dict:
-    """Device memory used: before the engine, with it, with N streams, then every 10 s of a looping run."""
+def memory(model: Path, clip: Path, streams: int, seconds: float, max_batch: int, partial: Path | None = None) -> dict:
+    """Device memory used: before the engine, with it, with N streams, then every 10 s of a looping run.
+    ``partial``: written after every sample, so a run that crashes keeps what it measured."""
     device = get_device(0)
 
     def used_mib():
@@ -354,6 +355,9 @@ def memory(model: Path, clip: Path, streams: int, seconds: float, max_batch: int
         if time.perf_counter() >= next_sample:
             samples.append((round(time.perf_counter() - began), used_mib()))
             next_sample += 10
+            if partial is not None:
+                partial.write_text(json.dumps({"streams": streams, "frames": frames, "samples_s_mib": samples,
+                                               "failed_batches": len(failures), "first_failures": failures[:5]}))
     for session in sessions.values():
         session.stop()
         session.slot.discard()
@@ -408,8 +412,9 @@ def main() -> int:
                     "model": args.model.name, "clip": args.clip.name, "nvdec_library": libraries[0]}
     args.out.mkdir(parents=True, exist_ok=True)
     if args.memory:
-        result["memory"] = memory(args.model, args.clip, max(args.streams), args.memory, args.max_batch)
         name = "memory" + ("" if libraries == ["pynvvideocodec"] else "_" + libraries[0])
+        result["memory"] = memory(args.model, args.clip, max(args.streams), args.memory, args.max_batch,
+                                  partial=args.out / f"{name}.partial.json")
     else:
         detector = Detector.from_config(_model_config(args.model, args.max_batch),
                                         EngineOptions(max_batch=args.max_batch))
