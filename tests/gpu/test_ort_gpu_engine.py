@@ -36,6 +36,27 @@ def test_outputs_equal_the_cpu_backend(ort_cuda, make_model, batch):
         cpu.close()
 
 
+def test_a_dynamic_batch_runs_only_at_its_warmed_sizes_and_gives_each_image_its_own_output(ort_cuda, make_model):
+    path = _brightness(make_model, batch=None)
+    gpu = create_engine(ModelConfig(path=path, backend={"type": "onnxruntime-cuda", "max_batch": 6}))
+    run, sizes = gpu._run, []
+
+    def recorded(input_ptr, input_shape, output_ptr, output_shape):  # the engine's own call, observed
+        sizes.append(input_shape[0])
+        run(input_ptr, input_shape, output_ptr, output_shape)
+
+    gpu._run = recorded
+    try:
+        for count in range(6, 0, -1):  # larger batches first: a padded run reads what they left
+            levels = [0.1 * (k + 1) for k in range(count)]
+            output = gpu.infer(_batch(levels))
+            assert output.shape[0] == count
+            np.testing.assert_allclose(output[:, 0, 0], levels, atol=1e-6)
+    finally:
+        gpu.close()
+    assert sizes == [6, 6, 4, 4, 2, 1]
+
+
 def test_half_input_model(ort_cuda, make_model):
     path = _brightness(make_model, batch=None, half_input=True)
     engine = create_engine(ModelConfig(path=path, backend="onnxruntime-cuda"))

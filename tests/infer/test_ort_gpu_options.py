@@ -35,3 +35,29 @@ def test_an_unknown_search_names_the_field(tmp_path):
     with pytest.raises(ConfigError) as info:
         load_config(write_config(tmp_path, data), environ={})
     assert "cudnn_conv_algo_search" in "\n".join(info.value.problems)
+
+
+@pytest.mark.parametrize(("count", "max_batch", "size"), [
+    (1, 16, 1), (2, 16, 2), (3, 16, 4), (5, 16, 8), (9, 16, 16), (16, 16, 16),
+    (5, 6, 6), (6, 6, 6), (3, 3, 3), (1, 1, 1),
+])
+def test_a_dynamic_batch_runs_at_the_next_power_of_two_or_the_largest_batch(count, max_batch, size):
+    from jetsentry.infer.ort_gpu_engine import run_size
+
+    assert run_size(count, max_batch) == size
+
+
+def test_the_warmed_sizes_are_every_size_a_batch_can_run_at():
+    from jetsentry.infer.ort_gpu_engine import run_size, run_sizes
+
+    assert run_sizes(16) == [1, 2, 4, 8, 16]
+    assert run_sizes(12) == [1, 2, 4, 8, 12]
+    for max_batch in range(1, 33):
+        assert {run_size(count, max_batch) for count in range(1, max_batch + 1)} == set(run_sizes(max_batch))
+
+
+def test_an_empty_batch_is_refused():
+    from jetsentry.infer.ort_gpu_engine import run_size
+
+    with pytest.raises(ValueError, match="at least one image"):
+        run_size(0, 16)

@@ -154,6 +154,11 @@ class DeviceTensor:
     shape: tuple[int, ...]
     dtype: np.dtype
     device: int = 0
+    capacity_bytes: int | None = None  # what the allocation at ptr holds, when more than the tensor
+
+    def holds(self, nbytes: int) -> bool:
+        """Whether ``nbytes`` from ptr lie inside the allocation (an engine padding the batch)."""
+        return nbytes <= max(self.nbytes, self.capacity_bytes or 0)
 
     @property
     def nbytes(self) -> int:
@@ -213,7 +218,7 @@ def upload_batch(batch: np.ndarray, dtype: np.dtype, host: PinnedBuffer, dest: D
         raise ValueError(f"batch {list(batch.shape)} is larger than {limit}")
     np.copyto(host.view(data.dtype, data.shape), data)
     copy_htod_async(dest.ptr, host.ptr, data.nbytes, stream)
-    return DeviceTensor(dest.ptr, tuple(data.shape), data.dtype, dest.device.index)
+    return DeviceTensor(dest.ptr, tuple(data.shape), data.dtype, dest.device.index, dest.nbytes)
 
 
 class StreamPool:

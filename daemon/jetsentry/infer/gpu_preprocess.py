@@ -90,7 +90,8 @@ class GpuLetterbox:
         launch(self._kernel, params_ptr=self._params_dev.ptr, batch=count, out_ptr=self._out.ptr,
                out_hw=(height, width), half=self.dtype == np.float16, stream=stream)
         self._stream.synchronize()  # the pictures and the staging memory are free to reuse
-        return DeviceTensor(self._out.ptr, (count, 3, height, width), self.dtype, self._device.index), boxes
+        return DeviceTensor(self._out.ptr, (count, 3, height, width), self.dtype, self._device.index,
+                            self._out.nbytes), boxes
 
     def _stage(self, pictures: list[YuvImage]) -> dict[int, int]:
         """Device-readable addresses of host pictures: id(picture) -> address."""

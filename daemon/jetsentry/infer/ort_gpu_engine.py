@@ -47,6 +47,23 @@ def anchors_for(height: int, width: int, strides: tuple[int, ...] = HEAD_STRIDES
     return sum((height // s) * (width // s) for s in strides)
 
 
+def run_size(count: int, max_batch: int) -> int:
+    """The batch a dynamic-batch model runs for ``count`` images: the next power of two, or
+    ``max_batch``.  So the model sees at most log2(max_batch) + 2 shapes, each warmed at start
+    (cuDNN's algorithm search costs about a second per new shape); the padded images are
+    whatever the buffer held and their outputs are not read.  Padding costs GPU time only on
+    batches short of full, when the GPU has time to spare."""
+    if count <= 0:
+        raise ValueError(f"a batch needs at least one image, got {count}")
+    size = 1 << (count - 1).bit_length()
+    return max(count, min(size, max_batch))
+
+
+def run_sizes(max_batch: int) -> list[int]:
+    """Every size run_size gives for batches of 1 to ``max_batch``, smallest first."""
+    return sorted({run_size(count, max_batch) for count in range(1, max_batch + 1)})
+
+
 def provider_options(backend: Any, *, stream: int, arena_bytes: int | None, cache_dir: Path | None) -> list[tuple]:
     """ONNX Runtime's providers for a GPU backend config, most preferred first."""
     cuda = {"device_id": str(backend.device), "user_compute_stream": str(stream), "has_user_compute_stream": "1",
@@ -127,13 +144,13 @@ class OrtGpuEngine:
         self._warm_up()
 
     def _warm_up(self) -> None:
-        """Run the smallest and the largest batch once: cuDNN picks its convolution algorithms
+        """Run every batch size the model will run once: cuDNN picks its convolution algorithms
         on a shape's first run (about a second for a 640x640 YOLOv8n on an H200), which would
-        otherwise stall the first frames."""
+        otherwise stall the first batch of each size."""
         if self.info.output_channels is None:
             return  # a dynamic head is checked by a test run (infer/engine.py), which warms up too
         height, width = max_input_hw(self.info, self.input_size)
-        for count in sorted({self.info.batch_size or 1, self.info.batch_size or self.max_batch}):
+        for count in (self.info.batch_size,) if self.info.batch_size else run_sizes(self.max_batch):
             self._run_all(np.zeros((count, 3, height, width), np.float32))
         self._stream.synchronize()
 
@@ -178,6 +195,10 @@ class OrtGpuEngine:
         if np.dtype(tensor.dtype) != self._input_dtype:
             raise ValueError(f"input is {np.dtype(tensor.dtype)}; model {self.info.path.name} takes {self._input_dtype}")
         chunk = self.info.batch_size or count
+        if not self.info.batch_size:  # a dynamic batch runs at one of a few warmed sizes, padded
+            padded = run_size(count, self.max_batch)
+            if tensor.holds(padded * 3 * height * width * self._input_dtype.itemsize):
+                chunk = padded
         channels = 4 + self.info.num_classes
         anchors = self.info.num_anchors or anchors_for(height, width)
         in_step = chunk * 3 * height * width * self._input_dtype.itemsize
