@@ -15,6 +15,9 @@ agreement with FP32 at IoU >= 0.9 (same class), at IoU >= 0.5, and the mean scor
   bias-correction   empirical bias correction: in graph order, each trunk convolution's float
                     bias moved by the mean (per output channel, over the calibration frames) of
                     its INT8 output's difference from FP32's
+  box-branch-float  the detection head's box branches (Ultralytics' cv2.*: three convolutions a
+                    scale) kept in float, the class branches quantized (by node name: YOLOv8)
+  head-float        the whole detection head (box and class branches) kept in float
 
 Accuracy, not speed.
 
@@ -48,7 +51,14 @@ from jetsentry.infer import ModelInfo
 from tests.infer.matching import match_detections
 from tests.infer.photos import load_photos
 
-VARIANTS = ("percentile", "mse", "no-output-pairs", "first-conv-float", "bias-correction")
+VARIANTS = ("percentile", "mse", "no-output-pairs", "first-conv-float", "bias-correction", "box-branch-float",
+            "head-float")
+# Variants that keep more convolutions in float: which, by the FP32 graph's node names.
+FLOAT_TOO = {
+    "first-conv-float": lambda names: names[:1],
+    "box-branch-float": lambda names: [n for n in names if "/model.22/cv2." in n],
+    "head-float": lambda names: [n for n in names if "/model.22/" in n],
+}
 
 
 def mse_threshold(hist: np.ndarray, edges: np.ndarray) -> float:
@@ -141,13 +151,15 @@ def make_variant(variant: str, model: Path, calibration: CalibrationSet, out: Pa
         with mse_ranges():
             quantize_model(model, calibration, out, show_progress=False)
         return out
-    if variant == "first-conv-float":
-        first = next(n.name for n in fp32.graph.node if n.op_type == "Conv")
+    if variant in FLOAT_TOO:
+        kept = set(FLOAT_TOO[variant]([n.name for n in fp32.graph.node if n.op_type == "Conv"]))
+        if not kept:
+            raise SystemExit(f"{variant}: no convolution of {model.name} matches (its node names are not YOLOv8's)")
         original: Callable = quantize.float_tail
 
         def with_first(m):
             tail = original(m)
-            return dataclasses.replace(tail, nodes=tail.nodes | {first})
+            return dataclasses.replace(tail, nodes=tail.nodes | kept)
 
         quantize.float_tail = with_first
         try:
