@@ -157,11 +157,11 @@ def make_variant(variant: str, model: Path, calibration: CalibrationSet, out: Pa
             raise SystemExit(f"{variant}: no convolution of {model.name} matches (its node names are not YOLOv8's)")
         original: Callable = quantize.float_tail
 
-        def with_first(m):
+        def with_kept(m):
             tail = original(m)
             return dataclasses.replace(tail, nodes=tail.nodes | kept)
 
-        quantize.float_tail = with_first
+        quantize.float_tail = with_kept
         try:
             quantize_model(model, calibration, out, show_progress=False)
         finally:

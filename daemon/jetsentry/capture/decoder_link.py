@@ -16,8 +16,6 @@ import math
 import struct
 from dataclasses import asdict, dataclass, field
 
-
-
 HANDLE_BYTES = 64  # sizeof(CUipcMemHandle), the driver's IPC handle (gpu/ipc.py)
 
 

@@ -49,17 +49,21 @@ class _Cancelled(Exception):
     """The connection is closing while a frame waited for a free buffer."""
 
 
+def nv12_layout(width: int, height: int) -> tuple[int, int, int]:
+    """(pitch, luma rows, bytes) of one NV12 buffer of a picture pool: rows aligned to PITCH_ALIGN."""
+    even_w, even_h = even_size(width, height)
+    pitch = -(-even_w // PITCH_ALIGN) * PITCH_ALIGN
+    return pitch, even_h, pitch * even_h * 3 // 2
+
+
 class DevicePicturePool:
     """A fixed set of NV12 device buffers of one size; a released picture returns its buffer."""
 
     def __init__(self, device: Any, width: int, height: int, count: int = POOL_SIZE) -> None:
         from jetsentry.gpu.memory import DeviceBuffer
 
-        even_w, even_h = even_size(width, height)
         self.width, self.height = width, height
-        self.pitch = -(-even_w // PITCH_ALIGN) * PITCH_ALIGN
-        self.luma_rows = even_h
-        self.nbytes = self.pitch * even_h * 3 // 2
+        self.pitch, self.luma_rows, self.nbytes = nv12_layout(width, height)
         self._device = device
         self._cond = threading.Condition()
         self._closed = False

@@ -1,6 +1,6 @@
 """A camera's NVDEC decoder process: PyNvVideoCodec (or libnvcuvid) on its main thread only.
 
-Started by capture/nvdec_process.py as ``python -m jetsentry.capture.nvdec_child FD``, FD
+Started by capture/nvdec_process.py as ``python -m jetsentry.capture.nvdec_child FD GPU``, FD
 one end of a socket pair.  It serves one connection attempt after another (decoder_link.Open)
 with the same code as an in-process NVDEC connection (NvdecConnection.run_to_end), but its
 pictures go into device buffers it exports with CUDA IPC: each decoded frame is copied into a
@@ -19,9 +19,9 @@ The process ends when the daemon closes its end of the socket (or dies).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
-import socket
 import sys
 import time
 from collections import deque
@@ -30,12 +30,7 @@ from typing import Any
 
 from jetsentry.capture import decoder_link as link
 from jetsentry.capture.connection import Delivery, EndOfStream, Failed
-
-POOL_SIZE = 5  # as an in-process connection's (capture/nvdec.py POOL_SIZE)
-
-
-class _Stopped(Exception):
-    """The daemon asked the decode to stop."""
+from jetsentry.capture.nvdec import POOL_SIZE, _Cancelled, nv12_layout
 
 
 class DaemonLink:
@@ -71,34 +66,31 @@ class DaemonLink:
             return message
         return None
 
+    def handle_during_decode(self, message: link.Message) -> None:
+        """handle() a message that came while a decode runs, where a new Open is a protocol error."""
+        if self.handle(message) is not None:
+            raise link.LinkError(f"{type(message).__name__} arrived while a decode was running")
+
     def drain(self) -> None:
-        """Apply every message waiting now; a new Open while decoding is a protocol error."""
-        while True:
-            message = self.receive(0)
-            if message is None:
-                return
-            if self.handle(message) is not None:
-                raise link.LinkError(f"{type(message).__name__} arrived while a decode was running")
+        """Apply every message waiting now."""
+        while (message := self.receive(0)) is not None:
+            self.handle_during_decode(message)
 
 
 class ExportedPool:
     """A fixed set of NV12 device buffers of one size, exported for the daemon to map."""
 
     def __init__(self, daemon: DaemonLink, pool_id: int, device: Any, width: int, height: int) -> None:
-        from jetsentry.capture.nvdec import PITCH_ALIGN
-        from jetsentry.capture.yuv import even_size
         from jetsentry.gpu.ipc import export_handle
         from jetsentry.gpu.memory import DeviceBuffer
 
-        even_w, even_h = even_size(width, height)
         self.id, self.width, self.height = pool_id, width, height
-        self.pitch = -(-even_w // PITCH_ALIGN) * PITCH_ALIGN
-        self.luma_rows = even_h
+        self.pitch, self.luma_rows, nbytes = nv12_layout(width, height)
         self._daemon = daemon
         self._buffers: list[Any] = []
         try:
             for _ in range(POOL_SIZE):
-                self._buffers.append(DeviceBuffer(device, self.pitch * even_h * 3 // 2))
+                self._buffers.append(DeviceBuffer(device, nbytes))
             self.handles = tuple(export_handle(device, buffer.ptr) for buffer in self._buffers)
         except BaseException:
             self.close()
@@ -111,14 +103,12 @@ class ExportedPool:
 
     def take(self, cancel: Any) -> Any:
         """A free buffer; reads the daemon's messages until one is released."""
-        from jetsentry.capture.nvdec import _Cancelled
-
         while not self._free:
             if cancel.is_set() or self._daemon.stop_requested:
                 raise _Cancelled()
             message = self._daemon.receive(0.5)
-            if message is not None and self._daemon.handle(message) is not None:
-                raise link.LinkError(f"{type(message).__name__} arrived while a decode was running")
+            if message is not None:
+                self._daemon.handle_during_decode(message)
         return self._buffers[self._free.popleft()]
 
     def give_back(self, buffer: Any) -> None:
@@ -220,10 +210,7 @@ class _FrameSender:
         if daemon.stop_requested:
             return Delivery.CANCELLED
         if not self._info_sent:
-            info = self.connection.file_info
-            daemon.send(link.StreamInfo({"path": info.path, "container": info.container, "codec": info.codec,
-                                         "width": info.width, "height": info.height, "fps": info.fps,
-                                         "duration_s": info.duration_s}))
+            daemon.send(link.StreamInfo(dataclasses.asdict(self.connection.file_info)))
             self._info_sent = True
         picture = make_picture()  # a free buffer (waiting for a Release if need be), copied and synchronised
         pool = self._server.pool
@@ -236,10 +223,7 @@ def main(argv: list[str]) -> int:
         print("usage: python -m jetsentry.capture.nvdec_child SOCKET_FD GPU_INDEX", file=sys.stderr)
         return 2
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the daemon stops this process, not the terminal
-    sock = socket.socket(fileno=int(argv[1]))
-    conn = Connection(os.dup(sock.fileno()))
-    sock.close()
-    daemon = DaemonLink(conn)
+    daemon = DaemonLink(Connection(int(argv[1])))  # a socket's descriptor reads and writes as a pipe's
     try:
         from jetsentry.gpu.cuda import get_device
 

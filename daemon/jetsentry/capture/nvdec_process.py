@@ -79,9 +79,8 @@ class DecoderProcess:
                 pass_fds=(theirs.fileno(),), env=env, stdin=subprocess.DEVNULL)
         finally:
             theirs.close()
-        self._conn = Connection(os.dup(ours.fileno()))
-        ours.close()
-        self._lock = threading.Condition()  # sends (releases come from any thread) and the pools
+        self._conn = Connection(ours.detach())
+        self._lock = threading.Lock()  # sends (releases come from any thread) and the pools
         self._pools: dict[int, MappedPool] = {}
         self._current: int | None = None
         self._closing = self._ended = False
@@ -157,7 +156,6 @@ class DecoderProcess:
                 return
             pool.out -= 1
             done = pool.retired and pool.out == 0
-            self._lock.notify_all()
         self._send_quietly(link.Release(pool_id, index))
         if done:
             self._close_pool(pool_id)

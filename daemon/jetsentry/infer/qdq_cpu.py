@@ -85,8 +85,7 @@ def unsigned_weights(model: onnx.ModelProto) -> onnx.ModelProto | None:
     rewritten.CopyFrom(model)
     for init in rewritten.graph.initializer:
         if init.name in names and init.data_type == onnx.TensorProto.INT8:
-            values = numpy_helper.to_array(init).astype(np.int16) + 128
-            init.CopyFrom(numpy_helper.from_array(values.astype(np.uint8), init.name))
+            _shift_to_uint8(init)
     return rewritten
 
 
@@ -120,8 +119,7 @@ def unsigned_activations(model: onnx.ModelProto) -> onnx.ModelProto | None:
             continue
         if init.name in shared:  # a weight's DequantizeLinear keeps the signed original under a new name
             _rename_weight_zero_point(rewritten.graph, init)
-        values = numpy_helper.to_array(init).astype(np.int16) + 128
-        init.CopyFrom(numpy_helper.from_array(values.astype(np.uint8), init.name))
+        _shift_to_uint8(init)
     return rewritten
 
 
@@ -227,6 +225,13 @@ def quantized_concat(model: onnx.ModelProto) -> onnx.ModelProto | None:
     del rewritten.graph.node[:]
     rewritten.graph.node.extend(nodes)
     return rewritten
+
+
+def _shift_to_uint8(init: onnx.TensorProto) -> None:
+    """An int8 initializer rewritten in place as uint8, each value + 128 (the same quantized number
+    once its zero point moved by 128 too)."""
+    values = numpy_helper.to_array(init).astype(np.int16) + 128
+    init.CopyFrom(numpy_helper.from_array(values.astype(np.uint8), init.name))
 
 
 def _rename_weight_zero_point(graph: onnx.GraphProto, init: onnx.TensorProto) -> None:
