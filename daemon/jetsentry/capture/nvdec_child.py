@@ -172,7 +172,9 @@ class DecoderServer:
 
         sink = _FrameSender(self, self._daemon)
         try:
-            camera = CameraConfig(id=request.camera_id, source=request.source)
+            # Validated by the daemon already; validating again could only fail with the URI,
+            # credentials included, in the error.
+            camera = CameraConfig.model_construct(id=request.camera_id, source=request.source)
             connection = NvdecConnection(sink, camera, parse_source_uri(request.source), file_info=None,
                                          lossless=request.lossless, paced=request.paced, wall_clock=time.time,
                                          clock=time.monotonic, device=self._device.index, library=request.library,
